@@ -1,0 +1,5 @@
+"""chatkit-scaffold: generate and grow production-grade ChatKit backends."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
