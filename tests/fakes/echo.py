@@ -1,0 +1,63 @@
+"""What the fake providers answer: a deterministic echo of the last user message.
+
+Both fakes share these rules so a test can predict the reply to any prompt, and a prompt holding
+``FAIL_MARKER`` makes the provider answer HTTP 400, to exercise the app's error path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+REPLY_PREFIX = "echo: "
+FAIL_MARKER = "[fake-provider:fail]"
+
+
+def reply_for(user_text: str) -> str:
+    """The assistant reply the fakes give to ``user_text``."""
+    return f"{REPLY_PREFIX}{user_text}"
+
+
+def text_deltas(text: str) -> list[str]:
+    """Split ``text`` into the word-sized chunks streamed as deltas (joined, they give ``text``)."""
+    return re.findall(r"\s*\S+\s*", text) or [text]
+
+
+def _text_of(content: Any) -> str:
+    """Plain text of a message ``content``: a string or a list of typed parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            part.get("text", "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") in {"input_text", "text", "output_text"}
+        ]
+        return "".join(parts)
+    return ""
+
+
+def last_user_text(messages: Any) -> str:
+    """Text of the last user message in a Responses ``input`` or a Chat Completions ``messages``."""
+    if isinstance(messages, str):
+        return messages
+    if not isinstance(messages, list):
+        return ""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return _text_of(message.get("content"))
+    return ""
+
+
+def failure_body(user_text: str) -> dict[str, Any] | None:
+    """An OpenAI-style error body when ``user_text`` asks for a failure, else ``None``."""
+    if FAIL_MARKER not in user_text:
+        return None
+    return {
+        "error": {
+            "message": "The fake provider was asked to fail.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "fake_failure",
+        }
+    }

@@ -1,0 +1,141 @@
+"""A fake OpenAI Responses API (``POST /v1/responses``), streaming and not.
+
+It answers every request with an echo of the last user message (see ``echo.py``), streamed as the
+same SSE event sequence the real API sends for a text reply, and records every request body in
+``FakeResponsesServer.requests`` so tests can assert what history the model received.
+
+    with FakeResponsesServer() as fake:
+        client = AsyncOpenAI(base_url=fake.base_url, api_key="test")
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .background import BackgroundServer
+from .echo import failure_body, last_user_text, reply_for, text_deltas
+
+_USAGE = {
+    "input_tokens": 10,
+    "input_tokens_details": {"cached_tokens": 0},
+    "output_tokens": 5,
+    "output_tokens_details": {"reasoning_tokens": 0},
+    "total_tokens": 15,
+}
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def _response_object(
+    response_id: str, body: dict[str, Any], status: str, output: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "model": body.get("model", "fake-model"),
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": _USAGE if status == "completed" else None,
+    }
+
+
+def _message(message_id: str, text: str, status: str) -> dict[str, Any]:
+    content = [{"type": "output_text", "text": text, "annotations": []}] if status else []
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "status": status or "in_progress",
+        "content": content,
+    }
+
+
+def _stream_events(body: dict[str, Any], reply: str) -> list[dict[str, Any]]:
+    """The Responses SSE events of one text reply, in the order the real API sends them."""
+    response_id, message_id = _new_id("resp"), _new_id("msg")
+    part = {"type": "output_text", "text": "", "annotations": []}
+    done_message = _message(message_id, reply, "completed")
+    located = {"item_id": message_id, "output_index": 0, "content_index": 0}
+    events: list[dict[str, Any]] = [
+        {
+            "type": "response.created",
+            "response": _response_object(response_id, body, "in_progress", []),
+        },
+        {
+            "type": "response.in_progress",
+            "response": _response_object(response_id, body, "in_progress", []),
+        },
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": _message(message_id, "", ""),
+        },
+        {"type": "response.content_part.added", **located, "part": part},
+    ]
+    events += [
+        {"type": "response.output_text.delta", **located, "delta": delta, "logprobs": []}
+        for delta in text_deltas(reply)
+    ]
+    events += [
+        {"type": "response.output_text.done", **located, "text": reply, "logprobs": []},
+        {"type": "response.content_part.done", **located, "part": {**part, "text": reply}},
+        {"type": "response.output_item.done", "output_index": 0, "item": done_message},
+        {
+            "type": "response.completed",
+            "response": _response_object(response_id, body, "completed", [done_message]),
+        },
+    ]
+    return [{**event, "sequence_number": number} for number, event in enumerate(events)]
+
+
+async def _sse(events: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+    for event in events:
+        yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
+def create_app(requests: list[dict[str, Any]]) -> Starlette:
+    """The fake API; every request body is appended to ``requests``."""
+
+    async def responses(request: Request) -> Response:
+        body = await request.json()
+        requests.append(body)
+        user_text = last_user_text(body.get("input"))
+        error = failure_body(user_text)
+        if error is not None:
+            return JSONResponse(error, status_code=400)
+        reply = reply_for(user_text)
+        if body.get("stream"):
+            return StreamingResponse(
+                _sse(_stream_events(body, reply)), media_type="text/event-stream"
+            )
+        message = _message(_new_id("msg"), reply, "completed")
+        return JSONResponse(_response_object(_new_id("resp"), body, "completed", [message]))
+
+    return Starlette(routes=[Route("/v1/responses", responses, methods=["POST"])])
+
+
+class FakeResponsesServer(BackgroundServer):
+    """The fake Responses API on a free loopback port; ``base_url`` ends in ``/v1``."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        super().__init__(create_app(self.requests))
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
