@@ -1,0 +1,1 @@
+"""A ChatKit backend on FastAPI and the OpenAI Agents SDK."""
