@@ -1,0 +1,168 @@
+"""What a command will write, and the two all-or-nothing ways of writing it.
+
+A ``Plan`` lists every file a command touches. ``apply_new_project`` writes a whole new project
+into a sibling staging folder and renames it into place, so a failure leaves no partial folder.
+``apply_changes`` edits an existing project and restores every touched file if anything fails.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from chatkit_scaffold.errors import RefusedError, ScaffoldError
+
+
+class Action(StrEnum):
+    """What happens to one file."""
+
+    CREATE = "create"
+    MODIFY = "modify"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file of a plan: its path relative to the project root and its new content."""
+
+    path: str
+    action: Action
+    new: bytes
+    old: bytes | None = None
+    executable: bool = False
+
+    def diff(self) -> str:
+        """A unified diff from the current content to the new one (empty when unchanged)."""
+        if self.action is Action.UNCHANGED:
+            return ""
+        old = (self.old or b"").decode(errors="replace").splitlines(keepends=True)
+        new = self.new.decode(errors="replace").splitlines(keepends=True)
+        before = f"a/{self.path}" if self.old is not None else "/dev/null"
+        return "".join(difflib.unified_diff(old, new, before, f"b/{self.path}"))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every file a command writes (or would write, with ``--dry-run``) under ``root``."""
+
+    root: Path
+    changes: tuple[FileChange, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def writes(self) -> tuple[FileChange, ...]:
+        """The changes that write something."""
+        return tuple(change for change in self.changes if change.action is not Action.UNCHANGED)
+
+    @property
+    def total_bytes(self) -> int:
+        """Size of everything written."""
+        return sum(len(change.new) for change in self.writes)
+
+
+def ensure_empty_target(target: Path) -> None:
+    """Refuse a target that exists and is not an empty folder."""
+    if target.is_dir() and not any(target.iterdir()):
+        return
+    if target.exists() or target.is_symlink():
+        kind = "folder is not empty" if target.is_dir() else "path is not a folder"
+        raise RefusedError(
+            f"Refusing to write into {target}: the {kind}.",
+            "Choose another NAME or --output-dir, or move the existing folder away.",
+        )
+
+
+def apply_new_project(plan: Plan) -> None:
+    """Write a new project atomically: stage it next to the target, then rename it into place."""
+    target = plan.root
+    ensure_empty_target(target)
+    staging = target.parent / f".{target.name}.{secrets.token_hex(4)}.partial"
+    target_was_empty_dir = target.is_dir()
+    created_parents: list[Path] = []
+    try:
+        created_parents = _make_parents(target.parent)
+        staging.mkdir()
+        for change in plan.changes:
+            _write(staging / change.path, change.new, change.executable)
+        if target_was_empty_dir:
+            target.rmdir()
+        staging.rename(target)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if target_was_empty_dir and not target.exists():
+            target.mkdir()
+        _remove_empty(created_parents)
+        if isinstance(exc, OSError):
+            raise ScaffoldError(
+                f"Could not write the project to {target}: {exc}",
+                "Nothing was written. Check the folder's permissions and free space.",
+            ) from exc
+        raise
+
+
+def apply_changes(plan: Plan) -> None:
+    """Write a plan's changes into an existing project; on any failure restore every file."""
+    backups: list[tuple[Path, bytes | None]] = []
+    created_dirs: list[Path] = []
+    try:
+        for change in plan.writes:
+            path = plan.root / change.path
+            created_dirs.extend(_make_parents(path.parent))
+            backups.append((path, path.read_bytes() if path.exists() else None))
+            _write(path, change.new, change.executable)
+    except BaseException as exc:
+        for path, old in reversed(backups):
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                _write(path, old, os.access(path, os.X_OK))
+        _remove_empty(created_dirs)
+        if isinstance(exc, OSError):
+            raise ScaffoldError(
+                f"Could not update {plan.root}: {exc}",
+                "Every file was restored to what it was before the command.",
+            ) from exc
+        raise
+
+
+def _write(path: Path, content: bytes, executable: bool) -> None:
+    """Write a file atomically (temporary file + rename), keeping an existing file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else None
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        temporary.write_bytes(content)
+        if mode is not None:
+            temporary.chmod(mode)
+        elif executable:
+            temporary.chmod(temporary.stat().st_mode | 0o111)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return the ones created, outermost first."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    missing.reverse()
+    for path in missing:
+        path.mkdir()
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove folders this module created (innermost first) if they are still empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            continue

@@ -1,0 +1,49 @@
+"""``new_project``: the library entry point behind ``chatkit-scaffold new``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chatkit_scaffold import __version__
+from chatkit_scaffold.manifest import (
+    MANIFEST_NAME,
+    AgentComponent,
+    Answers,
+    Components,
+    Manifest,
+    sha256,
+)
+from chatkit_scaffold.options import ProjectOptions, default_instructions
+from chatkit_scaffold.plan import Action, FileChange, Plan, apply_new_project, ensure_empty_target
+from chatkit_scaffold.render import render_project
+
+
+def new_project(options: ProjectOptions, target: Path, *, dry_run: bool = False) -> Plan:
+    """Generate a project into ``target`` (which must be missing or empty) and return the plan.
+
+    With ``dry_run`` nothing is written; the plan still lists every file, the manifest included.
+    """
+    target = target.resolve()
+    ensure_empty_target(target)
+    agents = [
+        AgentComponent(name=name, instructions=default_instructions(name))
+        for name in options.agents
+    ]
+    answers = options.answers()
+    files = render_project(answers, agents)
+    manifest = Manifest(
+        tool_version=__version__,
+        template_version=__version__,
+        answers=Answers.model_validate(answers),
+        components=Components(agents=agents, stores=[options.database.value]),
+        files={path: sha256(rendered.content) for path, rendered in files.items()},
+    )
+    changes = [
+        FileChange(path, Action.CREATE, rendered.content, executable=rendered.executable)
+        for path, rendered in files.items()
+    ]
+    changes.append(FileChange(MANIFEST_NAME, Action.CREATE, manifest.to_bytes()))
+    plan = Plan(root=target, changes=tuple(sorted(changes, key=lambda change: change.path)))
+    if not dry_run:
+        apply_new_project(plan)
+    return plan
