@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from .chat_completions import FakeChatCompletionsServer
-from .echo import FAIL_MARKER, reply_for
+from .echo import FAIL_MARKER, conversation, reply_for
 from .openai_responses import FakeResponsesServer
 
-__all__ = ["FAIL_MARKER", "FakeChatCompletionsServer", "FakeResponsesServer", "reply_for"]
+__all__ = [
+    "FAIL_MARKER",
+    "FakeChatCompletionsServer",
+    "FakeResponsesServer",
+    "conversation",
+    "reply_for",
+]

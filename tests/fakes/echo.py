@@ -61,3 +61,15 @@ def failure_body(user_text: str) -> dict[str, Any] | None:
             "code": "fake_failure",
         }
     }
+
+
+def conversation(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(role, text)`` of every message a recorded request body sent to the model."""
+    messages = body.get("messages", body.get("input"))
+    if isinstance(messages, str):
+        return [("user", messages)]
+    return [
+        (message["role"], _text_of(message.get("content")))
+        for message in messages or []
+        if isinstance(message, dict) and "role" in message
+    ]

@@ -1,0 +1,122 @@
+"""Shared helpers: generate a project, and run commands in it with a clean environment."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_DIR = REPO_ROOT / "templates" / "project"
+
+#: Variables of the outer environment that must not leak into a generated project's commands.
+_LEAKY_VARIABLES = (
+    "VIRTUAL_ENV",
+    "UV_PROJECT_ENVIRONMENT",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTEST_ADDOPTS",
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_WORKER_COUNT",
+    "PYTEST_CURRENT_TEST",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "GEMINI_API_KEY",
+    "LLM_API_KEY",
+    "DATABASE_URL",
+)
+
+
+def generate_project(target: Path, answers: Mapping[str, Any] | None = None) -> Path:
+    """Generate project ``my-app`` into ``target`` (which must not exist yet) and return it.
+
+    ``answers`` use the option names of ``chatkit_scaffold.options.ProjectOptions``
+    (``database``, ``file_store``, ``provider``, ``auth``, ``docker``, ``agents``).
+    """
+    values: dict[str, Any] = {"name": "my-app", **(answers or {})}
+    try:
+        from chatkit_scaffold.options import ProjectOptions
+        from chatkit_scaffold.project import new_project
+    except ImportError:
+        _copy_template(target, values)
+    else:
+        new_project(ProjectOptions.parse(values), target, dry_run=False)
+    return target
+
+
+def _copy_template(target: Path, values: dict[str, Any]) -> None:
+    """Render the template with copier directly (while the tool's library is not there)."""
+    from copier import run_copy
+
+    data = {key: value for key, value in values.items() if key != "name"}
+    data["project_name"] = values["name"]
+    if "agents" in data:
+        data["agents"] = list(data["agents"])
+    run_copy(str(TEMPLATE_DIR), str(target), data=data, defaults=True, unsafe=True, quiet=True)
+
+
+def project_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for commands run inside a generated project."""
+    env = {key: value for key, value in os.environ.items() if key not in _LEAKY_VARIABLES}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["NO_COLOR"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_checked(
+    command: Sequence[str],
+    cwd: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+) -> str:
+    """Run ``command`` in ``cwd``; fail the test with its output unless it exits 0."""
+    completed = subprocess.run(
+        list(command),
+        cwd=cwd,
+        env=dict(env) if env is not None else project_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise AssertionError(
+            f"`{' '.join(command)}` exited {completed.returncode} in {cwd}:\n"
+            f"{completed.stdout[-20000:]}"
+        )
+    return completed.stdout
+
+
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temporary folder shared by every xdist worker of this test session."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def prepared_project(
+    tmp_path_factory: pytest.TempPathFactory, answers: Mapping[str, Any] | None = None
+) -> Path:
+    """Generate and ``uv sync`` a project once per session for these answers, across workers."""
+    answers = dict(answers or {})
+    key = "-".join(f"{name}={answers[name]}" for name in sorted(answers)) or "default"
+    key = "".join(char if char.isalnum() or char in "=-" else "_" for char in key)
+    root = shared_dir(tmp_path_factory) / "projects"
+    root.mkdir(exist_ok=True)
+    project, ready = root / key, root / f"{key}.ready"
+    with (root / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not ready.exists():
+            shutil.rmtree(project, ignore_errors=True)
+            generate_project(project, answers)
+            run_checked(["uv", "sync"], project)
+            ready.touch()
+    return project

@@ -1,0 +1,1 @@
+"""Generate projects for many option combinations and run each project's own checks."""

@@ -1,0 +1,57 @@
+"""The option combinations the generated-project checks cover.
+
+Every option value appears, and every pair of values of two different options appears in at least
+one combination (an all-pairs design: 12 projects instead of the 192 of the full product), so an
+interaction between two choices (say postgres with s3, or jwt with the local file store) cannot
+go untested. The first combination is the default stack, the second the default with no file store.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+OPTION_VALUES: dict[str, list[Any]] = {
+    "provider": ["openai", "gemini", "litellm", "openai-compatible"],
+    "file_store": ["local", "none", "s3"],
+    "database": ["sqlite", "postgres"],
+    "auth": ["none", "jwt"],
+    "docker": [True, False],
+    "agents": [(), ("billing",)],
+}
+
+_ROWS: list[tuple[Any, ...]] = [
+    ("openai", "local", "sqlite", "none", True, ()),
+    ("openai", "none", "sqlite", "none", True, ()),
+    ("openai", "s3", "postgres", "jwt", False, ("billing",)),
+    ("gemini", "local", "postgres", "jwt", False, ()),
+    ("gemini", "none", "postgres", "none", True, ("billing",)),
+    ("gemini", "s3", "sqlite", "jwt", True, ()),
+    ("litellm", "local", "sqlite", "jwt", True, ("billing",)),
+    ("litellm", "none", "postgres", "jwt", False, ()),
+    ("litellm", "s3", "sqlite", "none", False, ()),
+    ("openai-compatible", "local", "postgres", "none", True, ()),
+    ("openai-compatible", "none", "sqlite", "jwt", False, ("billing",)),
+    ("openai-compatible", "s3", "postgres", "none", True, ("billing",)),
+]
+
+#: Each combination as the answers to pass to ``generate_project``.
+COMBINATIONS: list[dict[str, Any]] = [dict(zip(OPTION_VALUES, row, strict=True)) for row in _ROWS]
+
+
+def combination_id(answers: dict[str, Any]) -> str:
+    """A short test id, e.g. ``gemini-s3-sqlite-jwt-docker``."""
+    parts = [answers["provider"], answers["file_store"], answers["database"], answers["auth"]]
+    parts.append("docker" if answers["docker"] else "nodocker")
+    parts.extend(answers["agents"])
+    return "-".join(parts)
+
+
+def uncovered_pairs() -> list[tuple[str, Any, str, Any]]:
+    """Value pairs of two options that no combination holds (empty for an all-pairs design)."""
+    missing = []
+    for first, second in itertools.combinations(OPTION_VALUES, 2):
+        for value_one, value_two in itertools.product(OPTION_VALUES[first], OPTION_VALUES[second]):
+            if not any(c[first] == value_one and c[second] == value_two for c in COMBINATIONS):
+                missing.append((first, value_one, second, value_two))
+    return missing
