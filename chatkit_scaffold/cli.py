@@ -61,7 +61,12 @@ _API_KEY_VARIABLE = {
 def _choice_help(field_name: str) -> str:
     question = QUESTIONS[field_name]
     values = ", ".join(choices(field_name))
-    return f"{question.prompt}: {values}. [default: {default_value(field_name)}]"
+    return f"{question.prompt}: {values}. {_default(str(default_value(field_name)))}"
+
+
+def _default(value: str) -> str:
+    """A ``[default: ...]`` note for help texts (escaped: Rich would read it as markup)."""
+    return escape(f"[default: {value}]")
 
 
 def _version_callback(value: bool) -> None:
@@ -104,6 +109,7 @@ def new(
     name: Annotated[
         str,
         typer.Argument(
+            metavar="NAME",
             help="Project name, a Python distribution name (my-app gives the package my_app).",
             show_default=False,
         ),
@@ -130,7 +136,7 @@ def new(
         bool | None,
         typer.Option(
             "--docker/--no-docker",
-            help="Dockerfile, .dockerignore and compose.yaml. [default: docker]",
+            help=f"Dockerfile, .dockerignore and compose.yaml. {_default('--docker')}",
             show_default=False,
         ),
     ] = None,
@@ -144,7 +150,7 @@ def new(
     output_dir: Annotated[
         Path | None,
         typer.Option(
-            "--output-dir", "-o", help="Target folder. [default: ./NAME]", show_default=False
+            "--output-dir", "-o", help=f"Target folder. {_default('./NAME')}", show_default=False
         ),
     ] = None,
 ) -> None:
@@ -288,14 +294,20 @@ def _print_next_steps(console: Console, options: ProjectOptions, root: Path) -> 
 @app.command("add-agent")
 def add_agent(
     name: Annotated[
-        str, typer.Argument(help="Agent name, a lower-case identifier (e.g. billing).")
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="Agent name, a lower-case identifier (e.g. billing).",
+            show_default=False,
+        ),
     ],
     instructions: Annotated[
         str | None,
-        typer.Option(help="The agent's instructions. [default: a generic specialist prompt]"),
+        typer.Option(help=f"The agent's instructions. {_default('a generic specialist prompt')}"),
     ] = None,
     project: Annotated[
-        Path, typer.Option("--project", help="The project folder. [default: .]", show_default=False)
+        Path,
+        typer.Option("--project", help=f"The project folder. {_default('.')}", show_default=False),
     ] = Path("."),
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
@@ -310,10 +322,16 @@ def add_agent(
 @app.command("add-store")
 def add_store(
     backend: Annotated[
-        str, typer.Argument(help=f"Store backend: {', '.join(choices('database'))}.")
+        str,
+        typer.Argument(
+            metavar="BACKEND",
+            help=f"Store backend: {', '.join(choices('database'))}.",
+            show_default=False,
+        ),
     ],
     project: Annotated[
-        Path, typer.Option("--project", help="The project folder. [default: .]", show_default=False)
+        Path,
+        typer.Option("--project", help=f"The project folder. {_default('.')}", show_default=False),
     ] = Path("."),
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")

@@ -1,0 +1,197 @@
+"""ProjectOptions: NAME, flag values, agent names, defaults and the "not available yet" switch."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatkit_scaffold import options
+from chatkit_scaffold.errors import UsageError
+from chatkit_scaffold.options import (
+    Auth,
+    Database,
+    FileStore,
+    ProjectOptions,
+    Provider,
+    choices,
+    default_value,
+    package_name_for,
+    prompted_fields,
+)
+
+
+def parse_error(**values: object) -> UsageError:
+    with pytest.raises(UsageError) as caught:
+        ProjectOptions.parse({"name": "my-app", **values})
+    assert caught.value.exit_code == 2
+    return caught.value
+
+
+def test_defaults_match_the_product_contract() -> None:
+    parsed = ProjectOptions.parse({"name": "my-app"})
+    assert parsed.database is Database.SQLITE
+    assert parsed.file_store is FileStore.LOCAL
+    assert parsed.provider is Provider.OPENAI
+    assert parsed.auth is Auth.NONE
+    assert parsed.docker is True
+    assert parsed.agents == ()
+
+
+def test_every_value_of_the_product_contract_is_accepted() -> None:
+    for database in ("sqlite", "postgres"):
+        for file_store in ("none", "local", "s3"):
+            for provider in ("openai", "gemini", "litellm", "openai-compatible"):
+                for auth in ("none", "jwt"):
+                    parsed = ProjectOptions.parse(
+                        {
+                            "name": "my-app",
+                            "database": database,
+                            "file_store": file_store,
+                            "provider": provider,
+                            "auth": auth,
+                            "docker": False,
+                        }
+                    )
+                    assert parsed.answers()["provider"] == provider
+
+
+def test_answers_hold_every_template_answer() -> None:
+    parsed = ProjectOptions.parse({"name": "My-App", "provider": "gemini", "agents": ["billing"]})
+    assert parsed.answers() == {
+        "project_name": "My-App",
+        "package_name": "my_app",
+        "database": "sqlite",
+        "file_store": "local",
+        "provider": "gemini",
+        "auth": "none",
+        "docker": True,
+    }
+    assert parsed.agents == ("billing",)
+
+
+@pytest.mark.parametrize(
+    ("name", "package"),
+    [("my-app", "my_app"), ("My-App", "my_app"), ("chat_bot2", "chat_bot2"), ("a b", "a_b")],
+)
+def test_package_name(name: str, package: str) -> None:
+    assert package_name_for(name) == package
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "flag", "allowed", "close"),
+    [
+        ("provider", "gemni", "--provider", "openai, gemini, litellm, openai-compatible", "gemini"),
+        ("database", "postgresql", "--database", "sqlite, postgres", "postgres"),
+        ("file_store", "S3", "--file-store", "none, local, s3", "s3"),
+        ("auth", "jwtt", "--auth", "none, jwt", "jwt"),
+    ],
+)
+def test_bad_choice_names_flag_value_allowed_values_and_close_match(
+    field: str, value: str, flag: str, allowed: str, close: str
+) -> None:
+    error = parse_error(**{field: value})
+    assert f"Invalid value for {flag}: '{value}'." in error.message
+    assert f"Allowed values: {allowed}." in error.message
+    assert f"Did you mean '{close}'?" in error.message
+
+
+def test_bad_choice_without_close_match_has_no_suggestion() -> None:
+    error = parse_error(database="mongodb")
+    assert "Invalid value for --database: 'mongodb'. Allowed values: sqlite, postgres." in (
+        error.message
+    )
+    assert "Did you mean" not in error.message
+
+
+def test_every_bad_value_is_reported_at_once() -> None:
+    error = parse_error(database="mysql", auth="oauth")
+    assert "--database: 'mysql'" in error.message
+    assert "--auth: 'oauth'" in error.message
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "hint"),
+    [
+        ("my app", "not a valid Python distribution name", "Did you mean 'my-app'?"),
+        ("-app", "not a valid Python distribution name", "Did you mean 'app'?"),
+        ("app-", "not a valid Python distribution name", None),
+        ("", "not a valid Python distribution name", None),
+        ("my/app", "not a valid Python distribution name", "Did you mean 'my-app'?"),
+        ("my.app", "its package name 'my.app' is not a Python identifier", None),
+        ("1app", "its package name '1app' is not a Python identifier", None),
+        ("class", "its package name 'class' is a Python keyword", "'class-app'"),
+        ("agents", "would shadow the 'agents' module", None),
+        ("chatkit", "would shadow the 'chatkit' module", None),
+        ("FastAPI", "would shadow the 'fastapi' module", None),
+        ("openai", "would shadow the 'openai' module", None),
+        ("pydantic", "would shadow the 'pydantic' module", None),
+        ("tests", "would shadow the 'tests' module", None),
+        ("json", "would shadow the 'json' module", None),
+    ],
+)
+def test_bad_name(name: str, expected: str, hint: str | None) -> None:
+    with pytest.raises(UsageError) as caught:
+        ProjectOptions.parse({"name": name})
+    assert caught.value.exit_code == 2
+    assert caught.value.message.startswith(f"Invalid NAME '{name}'")
+    assert expected in caught.value.message
+    if hint:
+        assert caught.value.hint is not None
+        assert hint in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("agent", "expected", "hint"),
+    [
+        ("Billing", "not a lower-case Python identifier", "Did you mean 'billing'?"),
+        ("customer-support", "not a lower-case Python identifier", "'customer_support'"),
+        ("2fa", "not a lower-case Python identifier", None),
+        ("_private", "not a lower-case Python identifier", "Did you mean 'private'?"),
+        ("class", "it is a Python keyword", "'class_agent'"),
+        ("assistant", "the name is reserved", "'assistant_specialist'"),
+        ("tools", "the name is reserved", None),
+    ],
+)
+def test_bad_agent_name(agent: str, expected: str, hint: str | None) -> None:
+    error = parse_error(agents=[agent])
+    assert f"Invalid agent name '{agent}'" in error.message
+    assert expected in error.message
+    if hint:
+        assert error.hint is not None
+        assert hint in error.hint
+
+
+def test_duplicate_agents_are_refused() -> None:
+    error = parse_error(agents=["billing", "support", "billing"])
+    assert "Invalid --agent 'billing': given more than once." in error.message
+
+
+def test_unknown_option_is_refused() -> None:
+    error = parse_error(colour="blue")
+    assert "colour" in error.message
+
+
+def test_unavailable_value_is_refused_with_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert options.UNAVAILABLE == {}
+    monkeypatch.setitem(options.UNAVAILABLE, "provider", frozenset({"litellm"}))
+    error = parse_error(provider="litellm")
+    assert "--provider litellm is not available yet" in error.message
+    assert error.hint == "Choose one of: openai, gemini, openai-compatible."
+    assert choices("provider") == ["openai", "gemini", "openai-compatible"]
+    assert ProjectOptions.parse({"name": "my-app", "provider": "gemini"}).provider == "gemini"
+
+
+def test_prompted_fields_follow_the_model() -> None:
+    assert [field for field, _, _ in prompted_fields()] == [
+        "database",
+        "file_store",
+        "provider",
+        "auth",
+        "docker",
+        "agents",
+    ]
+    assert default_value("database") == "sqlite"
+    assert default_value("docker") is True
+    with pytest.raises(TypeError):
+        choices("docker")

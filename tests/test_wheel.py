@@ -1,0 +1,85 @@
+"""The built wheel carries the templates: an installed tool generates the same project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ARGS = ["--database", "postgres", "--file-store", "s3", "--auth", "jwt", "--provider", "gemini"]
+
+
+def clean_env() -> dict[str, str]:
+    leaky = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT")
+    return {key: value for key, value in os.environ.items() if key not in leaky}
+
+
+def run(command: list[str], cwd: Path) -> str:
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def installed_tool(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment with the tool installed from a freshly built wheel."""
+    uv = shutil.which("uv")
+    assert uv, "uv is needed to build and install the wheel"
+    work = tmp_path_factory.mktemp("wheel")
+    run([uv, "build", "--wheel", "--out-dir", str(work / "dist"), str(REPO_ROOT)], cwd=work)
+    (wheel,) = (work / "dist").glob("chatkit_scaffold-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert "chatkit_scaffold/templates/project/copier.yml" in names
+    run([uv, "venv", "--python", sys.executable, str(work / "venv")], cwd=work)
+    python = work / "venv" / "bin" / "python"
+    run([uv, "pip", "install", "--python", str(python), str(wheel)], cwd=work)
+    return work / "venv" / "bin"
+
+
+def test_installed_wheel_uses_its_own_templates(installed_tool: Path, tmp_path: Path) -> None:
+    where = run(
+        [
+            str(installed_tool / "python"),
+            "-c",
+            "from chatkit_scaffold.templates import template_root; print(template_root())",
+        ],
+        cwd=tmp_path,
+    )
+    assert Path(where.strip()).is_relative_to(installed_tool.parent)
+
+
+def test_wheel_generates_the_same_project_as_the_checkout(
+    installed_tool: Path, tmp_path: Path
+) -> None:
+    run([str(installed_tool / "chatkit-scaffold"), "new", "my-app", "-y", *ARGS], cwd=tmp_path)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    run([sys.executable, "-m", "chatkit_scaffold", "new", "my-app", "-y", *ARGS], cwd=checkout)
+
+    from_wheel, from_checkout = tree(tmp_path / "my-app"), tree(checkout / "my-app")
+    assert sorted(from_wheel) == sorted(from_checkout)
+    assert from_wheel == from_checkout
