@@ -1,0 +1,371 @@
+"""add-agent and add-store on small stand-in templates: plans, safety, idempotence, rollback.
+
+The stand-in templates mirror the real ones' shape (conditional store files, dependencies in
+pyproject.toml, a compose file, a README) so every rule of grow.py is exercised exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from chatkit_scaffold import cli, plan, render
+from chatkit_scaffold.errors import RefusedError, ScaffoldError, UsageError
+from chatkit_scaffold.grow import add_agent, add_store
+from chatkit_scaffold.manifest import MANIFEST_NAME
+from chatkit_scaffold.options import ProjectOptions, default_instructions
+from chatkit_scaffold.plan import Action
+from chatkit_scaffold.project import new_project
+
+PROJECT_TEMPLATE = {
+    "copier.yml": "_templates_suffix: .jinja\n_envops:\n  keep_trailing_newline: true\n",
+    "pyproject.toml.jinja": (
+        '[project]\nname = "{{ project_name }}"\ndependencies = [\n    "fastapi>=0.115",\n'
+        "{%- if database == 'sqlite' %}\n"
+        '    "aiosqlite>=0.20",\n'
+        "{%- endif %}\n"
+        "{%- if database == 'postgres' %}\n"
+        '    "psycopg[binary,pool]>=3.2",\n'
+        "{%- endif %}\n"
+        ']\n\n[dependency-groups]\ndev = [\n    "pytest>=8",\n]\n'
+    ),
+    "README.md.jinja": "# {{ project_name }}\n\nDatabase: {{ database }}\n",
+    ".env.example.jinja": "DATABASE_URL={{ 'postgresql://localhost/app' "
+    "if database == 'postgres' else 'sqlite:///./data/app.db' }}\n",
+    "compose.yaml.jinja": (
+        "services:\n  app:\n    build: .\n"
+        "{% if database == 'postgres' %}  db:\n    image: postgres:16\n{% endif %}"
+    ),
+    "src/{{ package_name }}/stores/sqlite.py": "SQLITE = True\n",
+    "src/{{ package_name }}/stores/{% if database == 'postgres' %}postgres.py{% endif %}.jinja": (
+        "POSTGRES = True\n"
+    ),
+    "tests/{% if database == 'postgres' %}test_store_postgres.py{% endif %}.jinja": (
+        "from {{ package_name }}.stores import postgres\n"
+    ),
+    "src/{{ package_name }}/agents/registry.py.jinja": "AGENTS = {{ agents }}\n",
+}
+
+AGENT_TEMPLATE = {
+    "copier.yml": "_templates_suffix: .jinja\n_envops:\n  keep_trailing_newline: true\n",
+    "src/{{ package_name }}/agents/specialists/{{ agent_name }}.py.jinja": (
+        'INSTRUCTIONS = """{{ agent_instructions }}"""\n'
+    ),
+    "tests/test_agent_{{ agent_name }}.py.jinja": (
+        "from {{ package_name }}.agents.specialists import {{ agent_name }}\n"
+    ),
+}
+
+AGENT_MODULE = "src/my_app/agents/specialists/billing.py"
+REGISTRY = "src/my_app/agents/registry.py"
+
+
+def write_template(root: Path, files: dict[str, str]) -> Path:
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return root
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    digest: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            digest[os.path.relpath(os.path.join(dirpath, name), root) + "/"] = ""
+        for name in filenames:
+            path = Path(dirpath, name)
+            digest[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digest
+
+
+def manifest_of(project: Path) -> dict[str, object]:
+    data: dict[str, object] = json.loads((project / MANIFEST_NAME).read_text())
+    return data
+
+
+@pytest.fixture(autouse=True)
+def stand_in_templates(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path_factory.mktemp("templates")
+    project = write_template(root / "project", PROJECT_TEMPLATE)
+    agent = write_template(root / "agent", AGENT_TEMPLATE)
+    monkeypatch.setattr(render, "project_template", lambda: project)
+    monkeypatch.setattr(render, "component_template", lambda kind: agent)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "my-app"
+    new_project(ProjectOptions.parse({"name": "my-app"}), target)
+    return target
+
+
+def test_add_agent_creates_module_and_test_and_records_them(project: Path) -> None:
+    result = add_agent(project, "billing", "Handle invoices.")
+
+    actions = {change.path: change.action for change in result.changes}
+    assert actions == {
+        AGENT_MODULE: Action.CREATE,
+        "tests/test_agent_billing.py": Action.CREATE,
+        REGISTRY: Action.MODIFY,
+        MANIFEST_NAME: Action.MODIFY,
+    }
+    assert (project / AGENT_MODULE).read_text() == 'INSTRUCTIONS = """Handle invoices."""\n'
+    assert (project / REGISTRY).read_text() == "AGENTS = ['billing']\n"
+    registry = next(change for change in result.changes if change.path == REGISTRY)
+    assert "-AGENTS = []\n+AGENTS = ['billing']" in registry.diff()
+    manifest = manifest_of(project)
+    assert manifest["components"] == {
+        "agents": [{"name": "billing", "instructions": "Handle invoices."}],
+        "stores": ["sqlite"],
+    }
+    files = manifest["files"]
+    assert isinstance(files, dict)
+    for path in (AGENT_MODULE, "tests/test_agent_billing.py", REGISTRY):
+        assert files[path] == hashlib.sha256((project / path).read_bytes()).hexdigest()
+
+
+def test_add_agent_twice_changes_nothing_the_second_time(project: Path) -> None:
+    add_agent(project, "billing")
+    before = tree_digest(project)
+    second = add_agent(project, "billing")
+    assert second.writes == ()
+    assert tree_digest(project) == before
+    assert manifest_of(project)["components"] == {
+        "agents": [{"name": "billing", "instructions": default_instructions("billing")}],
+        "stores": ["sqlite"],
+    }
+
+
+def test_add_agent_keeps_the_users_edits_to_an_existing_agent(project: Path) -> None:
+    add_agent(project, "billing")
+    (project / AGENT_MODULE).write_text("INSTRUCTIONS = 'mine'\n")
+    assert add_agent(project, "billing").writes == ()
+    assert (project / AGENT_MODULE).read_text() == "INSTRUCTIONS = 'mine'\n"
+
+
+def test_new_instructions_rewrite_an_untouched_agent(project: Path) -> None:
+    add_agent(project, "billing")
+    result = add_agent(project, "billing", "Only refunds.")
+    assert {change.path for change in result.writes} == {AGENT_MODULE, MANIFEST_NAME}
+    assert (project / AGENT_MODULE).read_text() == 'INSTRUCTIONS = """Only refunds."""\n'
+
+
+def test_add_agent_dry_run_writes_nothing(project: Path) -> None:
+    before = tree_digest(project)
+    result = add_agent(project, "billing", dry_run=True)
+    assert tree_digest(project) == before
+    assert {change.path for change in result.writes} == {
+        AGENT_MODULE,
+        "tests/test_agent_billing.py",
+        REGISTRY,
+        MANIFEST_NAME,
+    }
+
+
+def test_a_user_edited_file_that_needs_a_change_stops_with_the_snippet(project: Path) -> None:
+    (project / REGISTRY).write_text("AGENTS = []  # my comment\n")
+    before = tree_digest(project)
+    with pytest.raises(RefusedError) as caught:
+        add_agent(project, "billing")
+    assert caught.value.exit_code == 4
+    assert "1 file(s) you edited" in caught.value.message
+    assert caught.value.hint is not None
+    assert f"{REGISTRY}:" in caught.value.hint
+    assert "+AGENTS = ['billing']" in caught.value.hint
+    assert tree_digest(project) == before
+
+    # Once the user makes the change, the command goes through and keeps their file.
+    (project / REGISTRY).write_text("AGENTS = ['billing']\n# my comment\n")
+    add_agent(project, "billing")
+    assert (project / REGISTRY).read_text() == "AGENTS = ['billing']\n# my comment\n"
+    assert (project / AGENT_MODULE).is_file()
+
+
+def test_a_foreign_file_in_the_way_is_never_overwritten(project: Path) -> None:
+    (project / AGENT_MODULE).parent.mkdir(parents=True)
+    (project / AGENT_MODULE).write_text("# my own billing module\n")
+    with pytest.raises(RefusedError, match="you edited"):
+        add_agent(project, "billing")
+    assert (project / AGENT_MODULE).read_text() == "# my own billing module\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("Billing", "Did you mean 'billing'?"), ("assistant", "reserved"), ("for", "keyword")],
+)
+def test_add_agent_bad_name(project: Path, name: str, expected: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        add_agent(project, name)
+    assert caught.value.exit_code == 2
+    assert expected in f"{caught.value.message} {caught.value.hint}"
+
+
+def test_add_agent_empty_instructions(project: Path) -> None:
+    with pytest.raises(UsageError, match="--instructions"):
+        add_agent(project, "billing", "  ")
+
+
+def test_not_a_project_is_refused_naming_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(RefusedError) as caught:
+        add_agent(tmp_path, "billing")
+    assert caught.value.exit_code == 4
+    assert f"{MANIFEST_NAME} is missing" in caught.value.message
+    with pytest.raises(RefusedError, match="not a folder"):
+        add_store(tmp_path / "nowhere", "postgres")
+
+
+def test_a_broken_manifest_is_refused(project: Path) -> None:
+    (project / MANIFEST_NAME).write_text('{"tool_version": "0.1.0"}')
+    with pytest.raises(RefusedError) as caught:
+        add_agent(project, "billing")
+    assert "not a valid chatkit-scaffold manifest" in caught.value.message
+    assert "answers" in caught.value.message
+
+
+def test_add_store_adds_module_dependency_compose_service_and_tests(project: Path) -> None:
+    result = add_store(project, "postgres")
+
+    actions = {change.path: change.action for change in result.writes}
+    assert actions == {
+        "src/my_app/stores/postgres.py": Action.CREATE,
+        "tests/test_store_postgres.py": Action.CREATE,
+        "pyproject.toml": Action.MODIFY,
+        "compose.yaml": Action.MODIFY,
+        "README.md": Action.MODIFY,
+        ".env.example": Action.MODIFY,
+        MANIFEST_NAME: Action.MODIFY,
+    }
+    pyproject = (project / "pyproject.toml").read_text()
+    assert '"aiosqlite>=0.20",\n    "psycopg[binary,pool]>=3.2",\n]' in pyproject
+    assert "image: postgres:16" in (project / "compose.yaml").read_text()
+    assert (project / "src/my_app/stores/sqlite.py").is_file()
+    manifest = manifest_of(project)
+    assert manifest["components"] == {"agents": [], "stores": ["sqlite", "postgres"]}
+    answers = manifest["answers"]
+    assert isinstance(answers, dict)
+    assert answers["database"] == "sqlite"
+
+
+def test_add_store_twice_changes_nothing(project: Path) -> None:
+    add_store(project, "postgres")
+    before = tree_digest(project)
+    again = add_store(project, "postgres")
+    assert again.writes == ()
+    assert again.notes == ("The postgres store is already part of this project.",)
+    assert tree_digest(project) == before
+    assert add_store(project, "sqlite").writes == ()
+
+
+def test_add_store_merges_dependencies_into_an_edited_pyproject(project: Path) -> None:
+    pyproject = project / "pyproject.toml"
+    recorded = manifest_of(project)["files"]
+    assert isinstance(recorded, dict)
+    edited = pyproject.read_text().replace('"fastapi>=0.115",', '"fastapi>=0.115",\n    "rich",')
+    pyproject.write_text(edited + "\n[tool.mine]\nkeep = true\n")
+
+    add_store(project, "postgres")
+
+    text = pyproject.read_text()
+    assert '"rich",' in text
+    assert '"psycopg[binary,pool]>=3.2",' in text
+    assert "[tool.mine]\nkeep = true\n" in text
+    files = manifest_of(project)["files"]
+    assert isinstance(files, dict)
+    assert files["pyproject.toml"] == recorded["pyproject.toml"]
+
+
+def test_add_store_without_a_dependency_list_prints_the_lines_to_add(project: Path) -> None:
+    (project / "pyproject.toml").write_text('[project]\nname = "my-app"\n')
+    before = tree_digest(project)
+    with pytest.raises(RefusedError) as caught:
+        add_store(project, "postgres")
+    assert caught.value.hint is not None
+    assert "[project] dependencies is missing or not a list" in caught.value.hint
+    assert '"psycopg[binary,pool]>=3.2",' in caught.value.hint
+    assert tree_digest(project) == before
+
+
+def test_add_store_stops_on_an_edited_compose_file(project: Path) -> None:
+    compose = project / "compose.yaml"
+    compose.write_text(compose.read_text() + "  cache:\n    image: redis\n")
+    before = tree_digest(project)
+    with pytest.raises(RefusedError) as caught:
+        add_store(project, "postgres")
+    assert caught.value.hint is not None
+    assert "compose.yaml:" in caught.value.hint
+    assert "+  db:\n+    image: postgres:16" in caught.value.hint
+    assert tree_digest(project) == before
+
+
+def test_edited_documentation_is_left_alone_with_a_note(project: Path) -> None:
+    (project / "README.md").write_text("# My own README\n")
+    result = add_store(project, "postgres")
+    assert (project / "README.md").read_text() == "# My own README\n"
+    assert any(note.startswith("README.md was edited") for note in result.notes)
+    assert "+Database: postgres" in "\n".join(result.notes)
+
+
+def test_add_store_bad_backend(project: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        add_store(project, "postgresql")
+    assert caught.value.exit_code == 2
+    assert caught.value.message == (
+        "Invalid value for BACKEND: 'postgresql'. Allowed values: sqlite, postgres. "
+        "Did you mean 'postgres'?"
+    )
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_failure_midway_restores_every_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    before = tree_digest(project)
+    real_write = plan._write
+    calls: list[Path] = []
+
+    def failing_write(path: Path, content: bytes, executable: bool) -> None:
+        calls.append(path)
+        if len(calls) == 4:
+            raise failure
+        real_write(path, content, executable)
+
+    monkeypatch.setattr(plan, "_write", failing_write)
+    expected = KeyboardInterrupt if isinstance(failure, KeyboardInterrupt) else ScaffoldError
+    with pytest.raises(expected):
+        add_store(project, "postgres")
+    assert len(calls) > 4  # the restore wrote the saved files back
+    assert tree_digest(project) == before
+
+
+def test_cli_add_agent_and_add_store(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    dry = runner.invoke(cli.app, ["add-agent", "billing", "--project", str(project), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "create" in dry.output
+    assert "specialists/billing.py" in dry.output
+    assert "+AGENTS = ['billing']" in dry.output
+    assert "Dry run: nothing was written." in dry.output
+    assert not (project / AGENT_MODULE).exists()
+
+    monkeypatch.chdir(project)
+    done = runner.invoke(cli.app, ["add-agent", "billing", "--instructions", "Invoices."])
+    assert done.exit_code == 0, done.output
+    assert (project / AGENT_MODULE).is_file()
+    again = runner.invoke(cli.app, ["add-agent", "billing", "--instructions", "Invoices."])
+    assert again.exit_code == 0
+    assert "Nothing to do" in again.output
+
+    store = runner.invoke(cli.app, ["add-store", "postgres"])
+    assert store.exit_code == 0, store.output
+    assert "+    image: postgres:16" in store.output
+    bad = runner.invoke(cli.app, ["add-store", "mysql"])
+    assert bad.exit_code == 2
+    assert "Allowed values: sqlite, postgres" in " ".join(bad.output.split())
