@@ -1,7 +1,10 @@
 """``add_agent`` and ``add_store``: grow a generated project without clobbering user edits.
 
 Both render the project twice, as recorded in its manifest ("before") and with the new component
-("after"). Only files that differ between the two renders concern the command; for each one:
+("after"): an added agent renders one more agent component; an added store extends the
+``stores`` answer (the templates add a backend's parts with ``'postgres' in stores``, while
+``database``, the default backend, never changes). Only files that differ between the two
+renders concern the command; for each one:
 
 - missing on disk: created;
 - already equal to the "after" render: unchanged (so a second run changes nothing);
@@ -20,7 +23,8 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from chatkit_scaffold.errors import RefusedError, UsageError
+from chatkit_scaffold import __version__
+from chatkit_scaffold.errors import RefusedError, ScaffoldError, UsageError
 from chatkit_scaffold.manifest import (
     MANIFEST_NAME,
     AgentComponent,
@@ -69,11 +73,12 @@ def add_agent(
         else [*before, added]
     )
     answers = manifest.answers.model_dump()
+    stores = manifest.components.stores
     return _grow(
         root,
         manifest,
-        before=render_project(answers, before),
-        after=render_project(answers, after),
+        before=render_project(answers, before, stores),
+        after=render_project(answers, after, stores),
         components=manifest.components.model_copy(update={"agents": after}),
         dry_run=dry_run,
     )
@@ -92,13 +97,21 @@ def add_store(project_dir: Path, backend: str, *, dry_run: bool = False) -> Plan
         )
     answers = manifest.answers.model_dump()
     agents = manifest.components.agents
-    stores = [*manifest.components.stores, database.value]
+    stores = manifest.components.stores
+    before = render_project(answers, agents, stores)
+    after = render_project(answers, agents, [*stores, database.value])
+    if before == after:
+        raise ScaffoldError(
+            f"The templates of chatkit-scaffold {__version__} render nothing for an added "
+            f"{database.value} store.",
+            "This is a bug in chatkit-scaffold's templates; please report it.",
+        )
     return _grow(
         root,
         manifest,
-        before=render_project(answers, agents),
-        after=render_project({**answers, "database": database.value}, agents),
-        components=manifest.components.model_copy(update={"stores": stores}),
+        before=before,
+        after=after,
+        components=manifest.components.model_copy(update={"stores": [*stores, database.value]}),
         dry_run=dry_run,
     )
 

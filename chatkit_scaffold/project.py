@@ -30,12 +30,13 @@ def new_project(options: ProjectOptions, target: Path, *, dry_run: bool = False)
         for name in options.agents
     ]
     answers = options.answers()
-    files = render_project(answers, agents)
+    stores = [options.database.value]
+    files = render_project(answers, agents, stores)
     manifest = Manifest(
         tool_version=__version__,
         template_version=__version__,
         answers=Answers.model_validate(answers),
-        components=Components(agents=agents, stores=[options.database.value]),
+        components=Components(agents=agents, stores=stores),
         files={path: sha256(rendered.content) for path, rendered in files.items()},
     )
     changes = [

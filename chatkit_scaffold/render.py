@@ -58,11 +58,18 @@ def render_template(template: Path, data: Mapping[str, object]) -> Files:
         return _read_tree(out)
 
 
-def render_project(answers: Mapping[str, object], agents: Sequence[AgentComponent]) -> Files:
-    """Render the project template plus one agent component per specialist agent."""
+def render_project(
+    answers: Mapping[str, object], agents: Sequence[AgentComponent], stores: Sequence[str]
+) -> Files:
+    """Render the project template plus one agent component per specialist agent.
+
+    ``stores`` lists every store backend the project has (``database`` is the default one), so
+    templates add a backend's parts with ``'postgres' in stores``.
+    """
     data: dict[str, object] = {
         **answers,
         "agents": [agent.name for agent in agents],
+        "stores": list(stores),
         "tool_version": __version__,
     }
     files = render_template(project_template(), data)

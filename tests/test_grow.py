@@ -26,26 +26,30 @@ PROJECT_TEMPLATE = {
     "copier.yml": "_templates_suffix: .jinja\n_envops:\n  keep_trailing_newline: true\n",
     "pyproject.toml.jinja": (
         '[project]\nname = "{{ project_name }}"\ndependencies = [\n    "fastapi>=0.115",\n'
-        "{%- if database == 'sqlite' %}\n"
+        "{%- if 'sqlite' in stores %}\n"
         '    "aiosqlite>=0.20",\n'
         "{%- endif %}\n"
-        "{%- if database == 'postgres' %}\n"
+        "{%- if 'postgres' in stores %}\n"
         '    "psycopg[binary,pool]>=3.2",\n'
         "{%- endif %}\n"
         ']\n\n[dependency-groups]\ndev = [\n    "pytest>=8",\n]\n'
     ),
-    "README.md.jinja": "# {{ project_name }}\n\nDatabase: {{ database }}\n",
-    ".env.example.jinja": "DATABASE_URL={{ 'postgresql://localhost/app' "
-    "if database == 'postgres' else 'sqlite:///./data/app.db' }}\n",
+    "README.md.jinja": "# {{ project_name }}\n\nStores: {{ stores | join(', ') }}\n",
+    ".env.example.jinja": (
+        "DATABASE_URL=sqlite:///./data/app.db\n"
+        "{% if 'postgres' in stores %}# DATABASE_URL=postgresql://localhost/app\n{% endif %}"
+    ),
     "compose.yaml.jinja": (
         "services:\n  app:\n    build: .\n"
-        "{% if database == 'postgres' %}  db:\n    image: postgres:16\n{% endif %}"
+        "{% if 'postgres' in stores %}  db:\n    image: postgres:16\n{% endif %}"
     ),
-    "src/{{ package_name }}/stores/sqlite.py": "SQLITE = True\n",
-    "src/{{ package_name }}/stores/{% if database == 'postgres' %}postgres.py{% endif %}.jinja": (
+    "src/{{ package_name }}/stores/{% if 'sqlite' in stores %}sqlite.py{% endif %}.jinja": (
+        "SQLITE = True\n"
+    ),
+    "src/{{ package_name }}/stores/{% if 'postgres' in stores %}postgres.py{% endif %}.jinja": (
         "POSTGRES = True\n"
     ),
-    "tests/{% if database == 'postgres' %}test_store_postgres.py{% endif %}.jinja": (
+    "tests/{% if 'postgres' in stores %}test_store_postgres.py{% endif %}.jinja": (
         "from {{ package_name }}.stores import postgres\n"
     ),
     "src/{{ package_name }}/agents/registry.py.jinja": "AGENTS = {{ agents }}\n",
@@ -310,7 +314,7 @@ def test_edited_documentation_is_left_alone_with_a_note(project: Path) -> None:
     result = add_store(project, "postgres")
     assert (project / "README.md").read_text() == "# My own README\n"
     assert any(note.startswith("README.md was edited") for note in result.notes)
-    assert "+Database: postgres" in "\n".join(result.notes)
+    assert "+Stores: sqlite, postgres" in "\n".join(result.notes)
 
 
 def test_add_store_bad_backend(project: Path) -> None:
@@ -321,6 +325,19 @@ def test_add_store_bad_backend(project: Path) -> None:
         "Invalid value for BACKEND: 'postgresql'. Allowed values: sqlite, postgres. "
         "Did you mean 'postgres'?"
     )
+
+
+def test_add_store_with_templates_that_ignore_stores_fails(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = write_template(tmp_path / "plain", {"README.md.jinja": "# {{ project_name }}\n"})
+    monkeypatch.setattr(render, "project_template", lambda: template)
+    before = tree_digest(project)
+    with pytest.raises(ScaffoldError) as caught:
+        add_store(project, "postgres")
+    assert caught.value.exit_code == 1
+    assert "render nothing for an added postgres store" in caught.value.message
+    assert tree_digest(project) == before
 
 
 @pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
