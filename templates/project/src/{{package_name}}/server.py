@@ -71,25 +71,34 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             )
             return
         title_task = self._start_title(thread, input_user_message)
+        error: ErrorEvent | None = None
         try:
             try:
                 async for event in self._answer(thread, context):
                     yield event
             except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered):
-                yield ErrorEvent(
+                error = ErrorEvent(
                     code="custom", message="That message can't be answered.", allow_retry=False
                 )
             except Exception:
                 # The user's message is already stored; the client may retry the answer.
                 logger.exception("The model failed to answer in thread %s", thread.id)
-                yield ErrorEvent(
+                error = ErrorEvent(
                     code="custom",
                     message="The assistant could not answer. Please try again.",
                     allow_retry=True,
                 )
             if title_task is not None:
-                # Changing the thread makes ChatKit save it and send `thread.updated`.
-                thread.title = await title_task
+                title = await title_task
+                if error is None:
+                    # Changing the thread makes ChatKit save it and send `thread.updated`.
+                    thread.title = title
+                else:
+                    # Saved directly, so that the error stays the last event of the stream.
+                    titled = thread.model_copy(update={"title": title})
+                    await self.store.save_thread(titled, context)
+            if error is not None:
+                yield error
         finally:
             if title_task is not None and not title_task.done():
                 title_task.cancel()
