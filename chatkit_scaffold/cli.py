@@ -273,17 +273,12 @@ def _print_next_steps(console: Console, options: ProjectOptions, root: Path) -> 
     if shown.startswith(".."):
         shown = str(root)
     key = _API_KEY_VARIABLE[options.provider.value]
-    steps = "\n".join(
-        [
-            f"cd {shlex.quote(shown)}",
-            "uv sync",
-            "uv run pytest",
-            f"uv run uvicorn {options.package_name}.main:app",
-        ]
-    )
+    steps = [] if shown == "." else [f"cd {shlex.quote(shown)}"]
+    steps += ["uv sync", "uv run pytest", f"uv run uvicorn {options.package_name}.main:app"]
+    commands = "\n".join(steps)
     console.print(
         Panel(
-            f"{escape(steps)}\n\n[dim]Before serving, set {key}; .env.example lists every "
+            f"{escape(commands)}\n\n[dim]Before serving, set {key}; .env.example lists every "
             "variable.[/]",
             title="Next steps",
             expand=False,

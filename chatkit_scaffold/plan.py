@@ -78,24 +78,43 @@ def ensure_empty_target(target: Path) -> None:
 
 
 def apply_new_project(plan: Plan) -> None:
-    """Write a new project atomically: stage it next to the target, then rename it into place."""
+    """Write a new project so that a failure leaves nothing behind.
+
+    A missing target is staged in a sibling folder that is renamed into place. An existing empty
+    target (``-o .`` included) is kept, so a shell inside it stays valid: the project is staged
+    in a hidden folder inside it and its entries are renamed up. On failure everything written
+    is removed and the target is as it was.
+    """
     target = plan.root
     ensure_empty_target(target)
-    staging = target.parent / f".{target.name}.{secrets.token_hex(4)}.partial"
-    target_was_empty_dir = target.is_dir()
+    existing = target.is_dir()
+    staging = (
+        target / f".chatkit-scaffold.{secrets.token_hex(4)}.partial"
+        if existing
+        else target.parent / f".{target.name}.{secrets.token_hex(4)}.partial"
+    )
     created_parents: list[Path] = []
+    moved: list[Path] = []
     try:
-        created_parents = _make_parents(target.parent)
+        if not existing:
+            created_parents = _make_parents(target.parent)
         staging.mkdir()
         for change in plan.changes:
             _write(staging / change.path, change.new, change.executable)
-        if target_was_empty_dir:
-            target.rmdir()
-        staging.rename(target)
+        if existing:
+            for entry in sorted(staging.iterdir()):
+                entry.rename(target / entry.name)
+                moved.append(target / entry.name)
+            staging.rmdir()
+        else:
+            staging.rename(target)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        if target_was_empty_dir and not target.exists():
-            target.mkdir()
+        for entry in moved:
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
         _remove_empty(created_parents)
         if isinstance(exc, OSError):
             raise ScaffoldError(

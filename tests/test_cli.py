@@ -92,6 +92,14 @@ def test_next_steps_use_the_output_dir(in_tmp: Path) -> None:
     assert "uv run uvicorn my_app.main:app" in result.output
 
 
+def test_output_dir_dot_fills_the_current_empty_folder(in_tmp: Path) -> None:
+    result = runner.invoke(cli.app, ["new", "my-app", "-y", "-o", "."])
+    assert result.exit_code == 0, result.output
+    assert (Path.cwd() / "pyproject.toml").is_file()
+    assert "cd " not in result.output
+    assert "uv sync" in result.output
+
+
 def test_without_a_terminal_defaults_are_taken_and_named(in_tmp: Path) -> None:
     result = runner.invoke(cli.app, ["new", "my-app", "--database", "postgres"])
     assert result.exit_code == 0, result.output

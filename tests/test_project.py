@@ -180,18 +180,34 @@ def test_failure_while_writing_leaves_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failure_keeps_an_empty_target_folder(
+def test_fills_an_empty_target_in_place(tmp_path: Path) -> None:
+    target = tmp_path / "my-app"
+    target.mkdir()
+    inode = target.stat().st_ino
+    new_project(options(), target)
+    assert target.stat().st_ino == inode
+    assert (target / "pyproject.toml").is_file()
+    assert not [path for path in target.iterdir() if path.name.endswith(".partial")]
+
+
+def test_failure_empties_an_existing_target_folder_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "my-app"
     target.mkdir()
+    real_rename = Path.rename
+    renamed: list[Path] = []
 
-    def fail_rename(self: Path, destination: Path) -> Path:
-        raise OSError(13, "Permission denied")
+    def failing_rename(self: Path, destination: Path) -> Path:
+        if len(renamed) == 3:
+            raise OSError(13, "Permission denied")
+        renamed.append(self)
+        return real_rename(self, destination)
 
-    monkeypatch.setattr(Path, "rename", fail_rename)
+    monkeypatch.setattr(Path, "rename", failing_rename)
     with pytest.raises(ScaffoldError, match="Permission denied"):
         new_project(options(), target)
+    assert len(renamed) == 3
     assert [path.name for path in tmp_path.iterdir()] == ["my-app"]
     assert list(target.iterdir()) == []
 

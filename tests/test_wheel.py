@@ -20,11 +20,11 @@ def clean_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in leaky}
 
 
-def run(command: list[str], cwd: Path) -> str:
+def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
         command,
         cwd=cwd,
-        env=clean_env(),
+        env={**clean_env(), **(env or {})},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -44,12 +44,24 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def installed_tool(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A snapshot of the checkout, so the wheel and the comparison see the same templates."""
+    snapshot = tmp_path_factory.mktemp("checkout")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("chatkit_scaffold", "templates"):
+        shutil.copytree(REPO_ROOT / folder, snapshot / folder, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO_ROOT / name, snapshot / name)
+    return snapshot
+
+
+@pytest.fixture(scope="module")
+def installed_tool(tmp_path_factory: pytest.TempPathFactory, checkout: Path) -> Path:
     """A fresh virtual environment with the tool installed from a freshly built wheel."""
     uv = shutil.which("uv")
     assert uv, "uv is needed to build and install the wheel"
     work = tmp_path_factory.mktemp("wheel")
-    run([uv, "build", "--wheel", "--out-dir", str(work / "dist"), str(REPO_ROOT)], cwd=work)
+    run([uv, "build", "--wheel", "--out-dir", str(work / "dist"), str(checkout)], cwd=work)
     (wheel,) = (work / "dist").glob("chatkit_scaffold-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
@@ -73,13 +85,27 @@ def test_installed_wheel_uses_its_own_templates(installed_tool: Path, tmp_path: 
 
 
 def test_wheel_generates_the_same_project_as_the_checkout(
-    installed_tool: Path, tmp_path: Path
+    installed_tool: Path, checkout: Path, tmp_path: Path
 ) -> None:
     run([str(installed_tool / "chatkit-scaffold"), "new", "my-app", "-y", *ARGS], cwd=tmp_path)
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    run([sys.executable, "-m", "chatkit_scaffold", "new", "my-app", "-y", *ARGS], cwd=checkout)
+    out = tmp_path / "from-checkout"
+    out.mkdir()
+    where = run(
+        [
+            sys.executable,
+            "-c",
+            "from chatkit_scaffold.templates import template_root as t; print(t())",
+        ],
+        cwd=out,
+        env={"PYTHONPATH": str(checkout)},
+    )
+    assert Path(where.strip()) == checkout / "templates"
+    run(
+        [sys.executable, "-m", "chatkit_scaffold", "new", "my-app", "-y", *ARGS],
+        cwd=out,
+        env={"PYTHONPATH": str(checkout)},
+    )
 
-    from_wheel, from_checkout = tree(tmp_path / "my-app"), tree(checkout / "my-app")
+    from_wheel, from_checkout = tree(tmp_path / "my-app"), tree(out / "my-app")
     assert sorted(from_wheel) == sorted(from_checkout)
     assert from_wheel == from_checkout
