@@ -216,7 +216,12 @@ def _ask(console: Console, fields: list[str]) -> dict[str, object]:
 
 def _ask_agents(console: Console, prompt: str) -> tuple[str, ...]:
     while True:
-        text = Prompt.ask(f"{prompt}, blank for none", default="", console=console)
+        text = Prompt.ask(
+            f"{prompt} (comma-separated, blank for none)",
+            default="",
+            show_default=False,
+            console=console,
+        )
         names = tuple(part.strip() for part in text.split(",") if part.strip())
         try:
             for agent_name in names:

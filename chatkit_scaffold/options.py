@@ -208,7 +208,7 @@ class ProjectOptions(BaseModel):
     ] = True
     agents: Annotated[
         tuple[str, ...],
-        Question("--agent", "Specialist agents besides the entry agent (comma-separated)"),
+        Question("--agent", "Specialist agents besides the entry agent"),
     ] = ()
 
     @field_validator("name")
