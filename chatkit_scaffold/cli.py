@@ -44,7 +44,6 @@ from chatkit_scaffold.project import new_project
 
 app = typer.Typer(
     name="chatkit-scaffold",
-    help="Generate and grow production-grade ChatKit backends (FastAPI + OpenAI Agents SDK).",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
@@ -170,7 +169,7 @@ def new(
         ProjectOptions.parse(given)  # bad flags fail before any prompt
         target = output_dir if output_dir is not None else Path(name)
         ensure_empty_target(target.resolve())
-        missing = [field for field, _, _ in prompted_fields() if field not in given]
+        missing = [field for field, _ in prompted_fields() if field not in given]
         if missing and not yes:
             if _is_interactive():
                 given.update(_ask(console, missing))
@@ -195,7 +194,7 @@ def new(
 def _ask(console: Console, fields: list[str]) -> dict[str, object]:
     """Ask for each missing answer on the terminal, showing its default."""
     answers: dict[str, object] = {}
-    for field, question, _ in prompted_fields():
+    for field, question in prompted_fields():
         if field not in fields:
             continue
         if field == "docker":

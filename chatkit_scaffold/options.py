@@ -18,7 +18,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
-from pydantic.fields import FieldInfo
 
 from chatkit_scaffold import __version__
 from chatkit_scaffold.errors import UsageError
@@ -273,11 +272,11 @@ def _questions() -> dict[str, Question]:
 QUESTIONS: dict[str, Question] = _questions()
 
 
-def prompted_fields() -> Iterator[tuple[str, Question, FieldInfo]]:
+def prompted_fields() -> Iterator[tuple[str, Question]]:
     """The fields asked for interactively (all but NAME), in order."""
     for field_name, question in QUESTIONS.items():
         if field_name != "name":
-            yield field_name, question, ProjectOptions.model_fields[field_name]
+            yield field_name, question
 
 
 def choices(field_name: str) -> list[str]:

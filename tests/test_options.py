@@ -183,7 +183,7 @@ def test_unavailable_value_is_refused_with_a_clear_error(
 
 
 def test_prompted_fields_follow_the_model() -> None:
-    assert [field for field, _, _ in prompted_fields()] == [
+    assert [field for field, _ in prompted_fields()] == [
         "database",
         "file_store",
         "provider",
