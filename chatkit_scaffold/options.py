@@ -15,9 +15,9 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from chatkit_scaffold import __version__
 from chatkit_scaffold.errors import UsageError
@@ -217,8 +217,8 @@ class ProjectOptions(BaseModel):
 
     @field_validator("database", "file_store", "provider", "auth")
     @classmethod
-    def _check_available(cls, value: StrEnum, info: Any) -> StrEnum:
-        return _refuse_unavailable(info.field_name, value)
+    def _check_available(cls, value: StrEnum, info: ValidationInfo) -> StrEnum:
+        return _refuse_unavailable(str(info.field_name), value)
 
     @field_validator("agents")
     @classmethod
