@@ -146,6 +146,7 @@ def _grow(
         pristine = current is not None and manifest.files.get(path) == sha256(current)
         if current == new:
             changes.append(FileChange(path, Action.UNCHANGED, new, current))
+            hashes[path] = sha256(new)
         elif current is None:
             changes.append(FileChange(path, Action.CREATE, new, executable=rendered.executable))
             hashes[path] = sha256(new)
@@ -165,7 +166,9 @@ def _grow(
                     f"{path} was edited, so it was left alone. The template's change:\n"
                     + change.diff()
                 )
-            elif not _already_applied(current, change.diff()):
+            elif _already_applied(current, change.diff()):
+                notes.append(f"{path} was edited and already has the change.")
+            else:
                 blocked.append(f"{path}:\n{change.diff()}")
     if blocked:
         raise RefusedError(

@@ -188,7 +188,8 @@ def test_a_user_edited_file_that_needs_a_change_stops_with_the_snippet(project: 
 
     # Once the user makes the change, the command goes through and keeps their file.
     (project / REGISTRY).write_text("AGENTS = ['billing']\n# my comment\n")
-    add_agent(project, "billing")
+    result = add_agent(project, "billing")
+    assert result.notes == (f"{REGISTRY} was edited and already has the change.",)
     assert (project / REGISTRY).read_text() == "AGENTS = ['billing']\n# my comment\n"
     assert (project / AGENT_MODULE).is_file()
 
