@@ -173,7 +173,7 @@ def _grow(
     if blocked:
         raise RefusedError(
             f"This needs changes to {len(blocked)} file(s) you edited since they were "
-            "generated; nothing was written.",
+            "generated (or that chatkit-scaffold did not make); nothing was written.",
             "Make these changes yourself, then run the command again:\n\n" + "\n".join(blocked),
         )
     updated = manifest.model_copy(update={"components": components, "files": hashes})
