@@ -100,6 +100,9 @@ SHADOWED_MODULES = frozenset(
 #: Module names an agent may not take: the entry agent and the modules next to the specialists.
 RESERVED_AGENT_NAMES = frozenset({"assistant", "specialists", "tools"})
 
+#: Longest agent name: its handoff tool ``transfer_to_<name>`` must fit providers' 64-char cap.
+MAX_AGENT_NAME_LENGTH = 40
+
 _DISTRIBUTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _AGENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -155,6 +158,11 @@ def validate_agent_name(name: str) -> str:
             hint += f" Did you mean '{suggestion}'?"
         raise InvalidValue(
             f"Invalid agent name '{name}': not a lower-case Python identifier.", hint
+        )
+    if len(name) > MAX_AGENT_NAME_LENGTH:
+        raise InvalidValue(
+            f"Invalid agent name '{name}': longer than {MAX_AGENT_NAME_LENGTH} characters.",
+            "Model providers cap tool names (the handoff is transfer_to_NAME) at 64 characters.",
         )
     if keyword.iskeyword(name):
         raise InvalidValue(

@@ -149,6 +149,7 @@ def test_bad_name(name: str, expected: str, hint: str | None) -> None:
         ("class", "it is a Python keyword", "'class_agent'"),
         ("assistant", "the name is reserved", "'assistant_specialist'"),
         ("tools", "the name is reserved", None),
+        ("a" * 41, "longer than 40 characters", "transfer_to_NAME"),
     ],
 )
 def test_bad_agent_name(agent: str, expected: str, hint: str | None) -> None:
