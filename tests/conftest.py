@@ -15,6 +15,16 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = REPO_ROOT / "templates" / "project"
 
+#: The tool's defaults, so equal answers given in different ways share one prepared project.
+DEFAULT_ANSWERS: dict[str, Any] = {
+    "database": "sqlite",
+    "file_store": "local",
+    "provider": "openai",
+    "auth": "none",
+    "docker": True,
+    "agents": (),
+}
+
 #: Variables of the outer environment that must not leak into a generated project's commands.
 _LEAKY_VARIABLES = (
     "VIRTUAL_ENV",
@@ -106,8 +116,8 @@ def prepared_project(
     tmp_path_factory: pytest.TempPathFactory, answers: Mapping[str, Any] | None = None
 ) -> Path:
     """Generate and ``uv sync`` a project once per session for these answers, across workers."""
-    answers = dict(answers or {})
-    key = "-".join(f"{name}={answers[name]}" for name in sorted(answers)) or "default"
+    answers = {**DEFAULT_ANSWERS, **(answers or {})}
+    key = "-".join(f"{name}={answers[name]}" for name in sorted(answers))
     key = "".join(char if char.isalnum() or char in "=-" else "_" for char in key)
     root = shared_dir(tmp_path_factory) / "projects"
     root.mkdir(exist_ok=True)

@@ -39,6 +39,15 @@ PROVIDERS: dict[str, tuple[type[FakeProvider], Callable[[str], dict[str, str]]]]
         FakeChatCompletionsServer,
         lambda url: {"LLM_API_KEY": "test", "LLM_BASE_URL": url},
     ),
+    "litellm": (
+        FakeChatCompletionsServer,
+        lambda url: {
+            "LLM_MODEL": "openai/fake-model",  # LiteLLM's route for OpenAI-compatible servers
+            "LLM_API_KEY": "test",
+            "LLM_BASE_URL": url,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the price list at import
+        },
+    ),
 }
 
 
