@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -19,10 +20,14 @@ def user_input(text: str) -> dict[str, Any]:
     }
 
 
-def post_stream(base_url: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+def post_stream(
+    base_url: str, body: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
     """POST a streaming ChatKit request; return its SSE events (each ``data:`` line as JSON)."""
     events = []
-    with httpx.stream("POST", f"{base_url}/chatkit", json=body, timeout=_TIMEOUT) as response:
+    with httpx.stream(
+        "POST", f"{base_url}/chatkit", json=body, headers=headers, timeout=_TIMEOUT
+    ) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():
@@ -33,9 +38,9 @@ def post_stream(base_url: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
-def post_json(base_url: str, body: dict[str, Any]) -> Any:
+def post_json(base_url: str, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Any:
     """POST a non-streaming ChatKit request; return its JSON answer."""
-    response = httpx.post(f"{base_url}/chatkit", json=body, timeout=_TIMEOUT)
+    response = httpx.post(f"{base_url}/chatkit", json=body, headers=headers, timeout=_TIMEOUT)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")
     return response.json()

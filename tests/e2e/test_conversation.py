@@ -2,110 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import prepared_project, project_env
-from tests.fakes import (
-    FAIL_MARKER,
-    FakeChatCompletionsServer,
-    FakeResponsesServer,
-    conversation,
-    reply_for,
-)
+from tests.fakes import FAIL_MARKER, conversation, reply_for
 
-from .chatkit_http import done_items, item_text, post_json, post_stream, text_deltas, user_input
-from .server_process import ServerProcess, free_port
+from .apps import PROVIDERS, App, FakeProvider, assert_answered, running_fake
+from .chatkit_http import done_items, item_text, post_json, post_stream, user_input
 
 pytestmark = pytest.mark.e2e
-
-FakeProvider = FakeResponsesServer | FakeChatCompletionsServer
-
-#: provider -> (fake server class, the environment that points the app at the fake)
-PROVIDERS: dict[str, tuple[type[FakeProvider], Callable[[str], dict[str, str]]]] = {
-    "openai": (
-        FakeResponsesServer,
-        lambda url: {"OPENAI_API_KEY": "test", "OPENAI_BASE_URL": url},
-    ),
-    "gemini": (
-        FakeChatCompletionsServer,
-        lambda url: {"GEMINI_API_KEY": "test", "GEMINI_BASE_URL": url},
-    ),
-    "openai-compatible": (
-        FakeChatCompletionsServer,
-        lambda url: {"LLM_API_KEY": "test", "LLM_BASE_URL": url},
-    ),
-    "litellm": (
-        FakeChatCompletionsServer,
-        lambda url: {
-            "LLM_MODEL": "openai/fake-model",  # LiteLLM's route for OpenAI-compatible servers
-            "LLM_API_KEY": "test",
-            "LLM_BASE_URL": url,
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the price list at import
-        },
-    ),
-}
-
-
-class App:
-    """A generated project plus what it needs to run: a fake provider and a data folder."""
-
-    def __init__(self, project: Path, fake: FakeProvider, env: dict[str, str], data: Path):
-        self.project, self.fake, self.env, self.data = project, fake, env, data
-
-    def server(self) -> ServerProcess:
-        port = free_port()
-        command = ["uv", "run", "uvicorn", "my_app.main:app", "--host", "127.0.0.1"]
-        return ServerProcess(
-            [*command, "--port", str(port)],
-            cwd=self.project,
-            env=self.env,
-            port=port,
-            log_path=self.data / "server.log",
-        )
-
-
-def _app(provider: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    project = prepared_project(tmp_path_factory, {"provider": provider})
-    fake_class, provider_env = PROVIDERS[provider]
-    with fake_class() as fake:
-        env = project_env(
-            {
-                **provider_env(fake.base_url),
-                "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
-                "UPLOAD_DIR": str(tmp_path / "uploads"),
-                "OPENAI_AGENTS_DISABLE_TRACING": "true",
-            }
-        )
-        yield App(project, fake, env, tmp_path)
 
 
 @pytest.fixture(params=list(PROVIDERS))
 def app(
     request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[App]:
-    yield from _app(request.param, tmp_path, tmp_path_factory)
+    with running_fake({"provider": request.param}, tmp_path, tmp_path_factory) as app:
+        yield app
 
 
 @pytest.fixture
 def openai_app(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    yield from _app("openai", tmp_path, tmp_path_factory)
-
-
-def _assert_answered(events: list[dict[str, Any]], question: str) -> dict[str, Any]:
-    """The turn streamed the echo of ``question`` and finished its assistant message."""
-    assert not [event for event in events if event["type"] == "error"], events
-    deltas = text_deltas(events)
-    assert len(deltas) > 1
-    assert "".join(deltas) == reply_for(question)
-    (assistant,) = done_items(events, "assistant_message")
-    assert item_text(assistant) == reply_for(question)
-    assert assistant["id"] != "__fake_id__"
-    return assistant
+    with running_fake({}, tmp_path, tmp_path_factory) as app:
+        yield app
 
 
 def _model_requests_for(fake: FakeProvider, question: str) -> list[list[tuple[str, str]]]:
@@ -128,7 +50,7 @@ def test_two_turn_conversation_survives_a_restart(app: App) -> None:
         thread_id = events[0]["thread"]["id"]
         (user_item,) = done_items(events, "user_message")
         assert item_text(user_item) == first
-        first_answer = _assert_answered(events, first)
+        first_answer = assert_answered(events, first)
 
         events = post_stream(
             server.url,
@@ -137,7 +59,7 @@ def test_two_turn_conversation_survives_a_restart(app: App) -> None:
                 "params": {"thread_id": thread_id, "input": user_input(second)},
             },
         )
-        second_answer = _assert_answered(events, second)
+        second_answer = assert_answered(events, second)
         assert second_answer["id"] != first_answer["id"]
 
     expected_history = [("user", first), ("assistant", reply_for(first)), ("user", second)]
