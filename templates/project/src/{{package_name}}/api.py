@@ -77,7 +77,7 @@ async def chatkit_endpoint(
         await check_request(parse_request(body), server, context)
         result = await server.process(body, context)
     except ApiError as exc:
-        return error_response(exc.status_code, exc.code, exc.message)
+        return error_response(exc.status_code, exc.code, exc.message, exc.headers)
     except NotFoundError:
         return error_response(404, "not_found", "Not found.")
     except NotImplementedError:
