@@ -1,0 +1,244 @@
+"""Benchmark the generated ChatKit stores at 100k rows.
+
+For each backend this renders a project from templates/project (database=sqlite, then
+database=postgres), installs it with `uv sync`, and runs this same script inside the project's
+environment as a worker. The worker fills a fresh database (a temporary SQLite file, or a
+temporary PostgreSQL database created through TEST_DATABASE_URL) through the store API and
+measures:
+
+- insert throughput of `save_thread` and `add_thread_item` (`--concurrency` writers at once);
+- `threads.list` (`load_threads`) and `items.list` (`load_thread_items`) page latency, p50 and
+  p95, for first pages and for pages behind a random `after` cursor, in both orders.
+
+Usage (from the repository root; needs uv, and PostgreSQL for the postgres backend):
+
+    .venv/bin/python bench/store_bench.py [--rows 100000] [--backends sqlite,postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = "bench_app"
+USERS = 100
+THREADS_WITH_ITEMS = 100
+PAGE_SIZE = 20
+SAMPLES = 300
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="threads, and items, to insert")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent writers")
+    parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    # Every user, and every thread with items, needs a few full pages.
+    minimum = max(USERS, THREADS_WITH_ITEMS) * PAGE_SIZE * 3
+    if args.rows < minimum:
+        parser.error(f"--rows must be at least {minimum}")
+    if args.worker:
+        result = asyncio.run(run_worker(args.worker, args.rows, args.concurrency))
+        print(json.dumps(result))
+        return
+    backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    unknown = set(backends) - {"sqlite", "postgres"}
+    if unknown:
+        parser.error(f"unknown backend(s) {sorted(unknown)}; choose from sqlite, postgres")
+    for backend in backends:
+        print(f"\n== {backend}: {args.rows:,} threads and {args.rows:,} items", flush=True)
+        report(run_in_project(backend, args.rows, args.concurrency))
+
+
+def run_in_project(backend: str, rows: int, concurrency: int) -> dict[str, Any]:
+    """Render a project for `backend`, install it, and run the worker in its environment."""
+    from copier import run_copy
+
+    with tempfile.TemporaryDirectory(prefix=f"store-bench-{backend}-") as tmp:
+        project = Path(tmp) / "bench-app"
+        run_copy(
+            str(REPO / "templates" / "project"),
+            str(project),
+            data={"project_name": "bench-app", "database": backend, "file_store": "none"},
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+        )
+        subprocess.run(["uv", "sync", "--quiet", "--no-dev"], cwd=project, check=True)
+        completed = subprocess.run(
+            [
+                str(project / ".venv" / "bin" / "python"),
+                str(Path(__file__).resolve()),
+                "--worker",
+                backend,
+                "--rows",
+                str(rows),
+                "--concurrency",
+                str(concurrency),
+            ],
+            cwd=project,
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def report(result: dict[str, Any]) -> None:
+    for name, rate in result["inserts_per_second"].items():
+        print(f"  insert {name:<28} {rate:>10,.0f} rows/s")
+    for name, stats in result["latency_ms"].items():
+        print(f"  {name:<35} p50 {stats['p50']:7.2f} ms   p95 {stats['p95']:7.2f} ms")
+
+
+# --- worker: runs inside the rendered project's environment -----------------------------------
+
+
+async def run_worker(backend: str, rows: int, concurrency: int) -> dict[str, Any]:
+    with database_url(backend) as url:
+        return await measure(url, rows, concurrency)
+
+
+@contextmanager
+def database_url(backend: str) -> Iterator[str]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+        return
+    import psycopg
+    from psycopg import sql
+
+    admin_url = os.environ.get("TEST_DATABASE_URL", DEFAULT_ADMIN_URL)
+    name = f"store_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+async def measure(url: str, rows: int, concurrency: int) -> dict[str, Any]:
+    stores = importlib.import_module(f"{PACKAGE}.stores")
+    context_module = importlib.import_module(f"{PACKAGE}.context")
+    types = importlib.import_module("chatkit.types")
+    store = stores.create_store(url, pool_size=concurrency)
+    await store.initialize()
+    users = [context_module.RequestContext(user_id=f"user_{n}") for n in range(USERS)]
+    start = datetime(2026, 1, 1)
+    # Timestamps repeat in runs of 10, so ties on created_at are part of every page.
+    threads = [
+        types.ThreadMetadata(
+            id=f"thr_{n:08d}", title=f"Thread {n}", created_at=start + timedelta(seconds=n // 10)
+        )
+        for n in range(rows)
+    ]
+    item_threads = threads[:THREADS_WITH_ITEMS]
+    items = [
+        types.AssistantMessageItem(
+            id=f"msg_{n:08d}",
+            thread_id=item_threads[n % THREADS_WITH_ITEMS].id,
+            created_at=start + timedelta(seconds=n // 10),
+            content=[types.AssistantMessageContent(text=f"Answer number {n}. " * 8)],
+        )
+        for n in range(rows)
+    ]
+
+    inserts = {
+        "threads (save_thread)": await throughput(
+            [partial(store.save_thread, t, users[n % USERS]) for n, t in enumerate(threads)],
+            concurrency,
+        ),
+        "items (add_thread_item)": await throughput(
+            [
+                partial(
+                    store.add_thread_item,
+                    item.thread_id,
+                    item,
+                    users[n % THREADS_WITH_ITEMS % USERS],  # the owner of the item's thread
+                )
+                for n, item in enumerate(items)
+            ],
+            concurrency,
+        ),
+    }
+
+    user = users[0]
+    thread_id = item_threads[0].id
+    # Cursors away from both ends, so every page is full in either order.
+    thread_cursors = [t.id for n, t in enumerate(threads) if n % USERS == 0][PAGE_SIZE:-PAGE_SIZE]
+    item_cursors = [i.id for i in items if i.thread_id == thread_id][PAGE_SIZE:-PAGE_SIZE]
+
+    async def threads_page(order: str, after: str | None) -> Any:
+        return await store.load_threads(PAGE_SIZE, after, order, user)
+
+    async def items_page(order: str, after: str | None) -> Any:
+        return await store.load_thread_items(thread_id, after, PAGE_SIZE, order, user)
+
+    latency: dict[str, dict[str, float]] = {}
+    for order in ("desc", "asc"):
+        for name, fetch, cursors in [
+            ("threads.list", threads_page, thread_cursors),
+            ("items.list", items_page, item_cursors),
+        ]:
+            latency[f"{name} first page ({order})"] = await latencies(partial(fetch, order), [None])
+            latency[f"{name} after cursor ({order})"] = await latencies(
+                partial(fetch, order), cursors
+            )
+    await store.close()
+    return {"inserts_per_second": inserts, "latency_ms": latency}
+
+
+async def throughput(calls: list[Callable[[], Awaitable[None]]], concurrency: int) -> float:
+    """Run `calls` with `concurrency` workers; return calls per second."""
+    queue = iter(calls)
+
+    async def writer() -> None:
+        for call in queue:
+            await call()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(concurrency)))
+    return len(calls) / (time.perf_counter() - began)
+
+
+async def latencies(
+    fetch: Callable[[str | None], Awaitable[Any]], cursors: Sequence[str | None]
+) -> dict[str, float]:
+    """Milliseconds per page over SAMPLES sequential loads, each after a random cursor."""
+    rng = random.Random(7)
+    timings = []
+    for _ in range(SAMPLES):
+        after = rng.choice(cursors)
+        began = time.perf_counter()
+        page = await fetch(after)
+        timings.append((time.perf_counter() - began) * 1000)
+        if len(page.data) != PAGE_SIZE:
+            raise AssertionError("a short page: the benchmark data is not what it expects")
+    cuts = statistics.quantiles(timings, n=100)
+    return {"p50": cuts[49], "p95": cuts[94]}
+
+
+if __name__ == "__main__":
+    main()
