@@ -21,7 +21,6 @@ from rich.filesize import decimal
 from rich.markup import escape
 from rich.panel import Panel
 from rich.prompt import Confirm, Prompt
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.tree import Tree
 
@@ -48,6 +47,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
+
+_DIFF_STYLES = {"+": "green", "-": "red", "@": "cyan"}
 
 _API_KEY_VARIABLE = {
     "openai": "OPENAI_API_KEY",
@@ -360,11 +361,18 @@ def _print_changes(console: Console, plan: Plan, dry_run: bool) -> None:
     console.print(table)
     for change in plan.writes:
         if change.action is Action.MODIFY and change.path != MANIFEST_NAME:
-            console.print(Syntax(change.diff(), "diff", theme="ansi_dark", word_wrap=True))
+            _print_diff(console, change.diff())
     if dry_run:
         console.print("Dry run: nothing was written.")
     else:
         console.print(f"[green]Updated[/] {escape(str(plan.root))}.", soft_wrap=True)
+
+
+def _print_diff(console: Console, diff: str) -> None:
+    """A unified diff, coloured by line and never re-wrapped (so it can be copied)."""
+    for line in diff.splitlines():
+        style = "bold" if line.startswith(("+++", "---")) else _DIFF_STYLES.get(line[:1], "")
+        console.print(escape(line), style=style, soft_wrap=True, highlight=False)
 
 
 def main() -> None:

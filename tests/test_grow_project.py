@@ -1,13 +1,13 @@
-"""add-agent on a project made from the real project template: it only adds files."""
+"""add-agent on a project made from the real templates: files added, edits kept, idempotent."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
+from typer.testing import CliRunner
 
-from chatkit_scaffold import render
+from chatkit_scaffold import cli
 from chatkit_scaffold.grow import add_agent
 from chatkit_scaffold.manifest import MANIFEST_NAME
 from chatkit_scaffold.options import ProjectOptions
@@ -15,31 +15,53 @@ from chatkit_scaffold.plan import Action
 from chatkit_scaffold.project import new_project
 
 
-@pytest.fixture
-def agent_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    template = tmp_path / "component"
-    module = template / "src/{{ package_name }}/agents/specialists/{{ agent_name }}.py.jinja"
-    module.parent.mkdir(parents=True)
-    (template / "copier.yml").write_text("_templates_suffix: .jinja\n")
-    module.write_text('INSTRUCTIONS = """{{ agent_instructions }}"""\n')
-    monkeypatch.setattr(render, "component_template", lambda kind: template)
+def test_new_with_agents_renders_one_component_each(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli.app,
+        [
+            "new",
+            "my-app",
+            "-y",
+            "-o",
+            str(tmp_path / "my-app"),
+            "--agent",
+            "billing",
+            "--agent",
+            "support",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "my-app"
+    for name in ("billing", "support"):
+        module = project / f"src/my_app/agents/specialists/{name}.py"
+        assert f'NAME = "{name}"' in module.read_text()
+        assert (project / f"tests/test_agent_{name}.py").is_file()
+    manifest = json.loads((project / MANIFEST_NAME).read_text())
+    assert [agent["name"] for agent in manifest["components"]["agents"]] == ["billing", "support"]
+    assert "src/my_app/agents/specialists/support.py" in manifest["files"]
 
 
-def test_add_agent_creates_files_only_and_is_idempotent(
-    tmp_path: Path, agent_component: None
-) -> None:
+def test_add_agent_adds_files_keeps_edits_and_is_idempotent(tmp_path: Path) -> None:
     project = tmp_path / "my-app"
     new_project(ProjectOptions.parse({"name": "my-app", "database": "postgres"}), project)
     (project / "README.md").write_text("# my-app, edited by its owner\n")
 
-    first = add_agent(project, "billing", "Invoices.")
+    first = add_agent(project, "billing", 'Handle "invoices"; quote C:\\paths and """.')
 
     assert {(change.path, change.action) for change in first.writes} == {
         ("src/my_app/agents/specialists/billing.py", Action.CREATE),
+        ("tests/test_agent_billing.py", Action.CREATE),
         (MANIFEST_NAME, Action.MODIFY),
     }
-    assert first.notes == ()
+    assert [note.splitlines()[0] for note in first.notes] == [
+        "README.md was edited, so it was left alone. The template's change:"
+    ]
+    assert (project / "README.md").read_text() == "# my-app, edited by its owner\n"
+    module = (project / "src/my_app/agents/specialists/billing.py").read_text()
+    compile(module, "billing.py", "exec")
     manifest = json.loads((project / MANIFEST_NAME).read_text())
-    assert manifest["components"]["agents"] == [{"name": "billing", "instructions": "Invoices."}]
+    assert manifest["components"]["agents"] == [
+        {"name": "billing", "instructions": 'Handle "invoices"; quote C:\\paths and """.'}
+    ]
     assert manifest["components"]["stores"] == ["postgres"]
     assert add_agent(project, "billing").writes == ()
