@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ARGS = ["--database", "postgres", "--file-store", "s3", "--auth", "jwt", "--provider", "gemini"]
+ARGS = [
+    *("--database", "postgres", "--file-store", "s3", "--auth", "jwt", "--provider", "gemini"),
+    *("--agent", "billing"),
+]
 
 
 def clean_env() -> dict[str, str]:
@@ -66,6 +69,7 @@ def installed_tool(tmp_path_factory: pytest.TempPathFactory, checkout: Path) -> 
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     assert "chatkit_scaffold/templates/project/copier.yml" in names
+    assert "chatkit_scaffold/templates/components/agent/copier.yml" in names
     run([uv, "venv", "--python", sys.executable, str(work / "venv")], cwd=work)
     python = work / "venv" / "bin" / "python"
     run([uv, "pip", "install", "--python", str(python), str(wheel)], cwd=work)
@@ -107,5 +111,6 @@ def test_wheel_generates_the_same_project_as_the_checkout(
     )
 
     from_wheel, from_checkout = tree(tmp_path / "my-app"), tree(out / "my-app")
+    assert "src/my_app/agents/specialists/billing.py" in from_wheel
     assert sorted(from_wheel) == sorted(from_checkout)
     assert from_wheel == from_checkout
