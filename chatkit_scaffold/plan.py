@@ -1,7 +1,7 @@
 """What a command will write, and the two all-or-nothing ways of writing it.
 
-A ``Plan`` lists every file a command touches. ``apply_new_project`` writes a whole new project
-into a sibling staging folder and renames it into place, so a failure leaves no partial folder.
+A ``Plan`` lists every file a command touches. ``apply_new_project`` stages a whole new project
+and renames it into place, so a failure leaves no partial folder.
 ``apply_changes`` edits an existing project and restores every touched file if anything fails.
 """
 
@@ -11,7 +11,7 @@ import difflib
 import os
 import secrets
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -52,7 +52,7 @@ class Plan:
 
     root: Path
     changes: tuple[FileChange, ...]
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     @property
     def writes(self) -> tuple[FileChange, ...]:
