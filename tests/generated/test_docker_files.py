@@ -117,7 +117,7 @@ def test_compose_services_health_and_environment(project: Path, answers: dict[st
     assert app["ports"] == ["8000:8000"]
     assert "app-data:/app/data" in app["volumes"]
     assert "/health" in " ".join(app["healthcheck"]["test"])
-    environment = app["environment"]
+    environment = app.get("environment", {})
     postgres, s3 = answers["database"] == "postgres", answers["file_store"] == "s3"
 
     assert ("db" in services) is postgres
@@ -132,6 +132,7 @@ def test_compose_services_health_and_environment(project: Path, answers: dict[st
         assert "@db:5432/" in environment["DATABASE_URL"]
     else:
         assert "DATABASE_URL" not in environment  # the default sqlite:///./data/app.db
+    assert ("PUBLIC_BASE_URL" in environment) is (answers["file_store"] == "local")
     if s3:
         assert services["s3"]["healthcheck"]["test"]
         assert depends_on["s3"] == {"condition": "service_healthy"}
@@ -149,7 +150,7 @@ def test_compose_services_health_and_environment(project: Path, answers: dict[st
 
 def test_compose_only_names_settings_the_app_reads(project: Path) -> None:
     env_example = (project / ".env.example").read_text()
-    environment = _compose(project)["services"]["app"]["environment"]
+    environment = _compose(project)["services"]["app"].get("environment", {})
     for name in environment:
         assert f"{name}=" in env_example, f"{name} is not a documented setting"
 
