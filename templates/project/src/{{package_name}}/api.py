@@ -54,12 +54,12 @@ HEALTH_TIMEOUT_SECONDS = 5.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def get_server(request: Request) -> AppChatKitServer:
+def current_server(request: Request) -> AppChatKitServer:
     server: AppChatKitServer = request.app.state.server
     return server
 
 
-def get_settings(request: Request) -> Settings:
+def current_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -68,8 +68,8 @@ def get_settings(request: Request) -> Settings:
 async def chatkit_endpoint(
     request: Request,
     context: Annotated[RequestContext, Depends(get_request_context)],
-    server: Annotated[AppChatKitServer, Depends(get_server)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    server: Annotated[AppChatKitServer, Depends(current_server)],
+    settings: Annotated[Settings, Depends(current_settings)],
 ) -> Response:
     """The one ChatKit endpoint: JSON requests get JSON, streaming requests get SSE."""
     try:

@@ -72,8 +72,9 @@ def _litellm_model(settings: Settings) -> Model:
 
 
 def _required(value: SecretStr | None, name: str) -> str:
+    # Settings already refuse to start without it; this keeps the factory safe on its own.
     if value is None:
-        raise RuntimeError(f"{name} is required when LLM_PROVIDER is set to this provider")
+        raise RuntimeError(f"{name} is required for this LLM_PROVIDER")
     return value.get_secret_value()
 
 
