@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import base64
-import struct
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import jwt
@@ -16,6 +13,7 @@ import pytest
 
 from .apps import App, assert_answered, running_fake
 from .chatkit_http import post_json, post_stream, user_input
+from .images import images_sent, tiny_png
 
 pytestmark = pytest.mark.e2e
 
@@ -25,20 +23,6 @@ SECRET = "e2e-test-secret-of-at-least-32-characters"
 def _token(user_id: str, *, expires_in: int = 300, secret: str = SECRET) -> dict[str, str]:
     claims = {"sub": user_id, "exp": int(time.time()) + expires_in}
     return {"Authorization": f"Bearer {jwt.encode(claims, secret, algorithm='HS256')}"}
-
-
-def _png() -> bytes:
-    """A valid 1x1 PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture
@@ -94,21 +78,8 @@ def test_jwt_guards_every_request_and_scopes_threads(jwt_app: App) -> None:
             assert thread_id not in foreign.text
 
 
-def _images_sent(body: dict[str, Any]) -> list[str]:
-    """Image URLs of every image part in a recorded model request."""
-    found = []
-    for message in body.get("input", []):
-        if isinstance(message, dict) and isinstance(message.get("content"), list):
-            found += [
-                part["image_url"]
-                for part in message["content"]
-                if part.get("type") == "input_image"
-            ]
-    return found
-
-
 def test_local_file_store_upload_download_and_model_input(files_app: App) -> None:
-    png = _png()
+    png = tiny_png()
     with files_app.server() as server:
         attachment = post_json(
             server.url,
@@ -143,4 +114,4 @@ def test_local_file_store_upload_download_and_model_input(files_app: App) -> Non
         assert_answered(events, "What is in this picture?")
 
     data_url = "data:image/png;base64," + base64.b64encode(png).decode()
-    assert any(data_url in _images_sent(body) for body in files_app.fake.requests)
+    assert any(data_url in images_sent(body) for body in files_app.fake.requests)
