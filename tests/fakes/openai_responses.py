@@ -54,14 +54,16 @@ def _response_object(
     }
 
 
-def _message(message_id: str, text: str, status: str) -> dict[str, Any]:
-    content = [{"type": "output_text", "text": text, "annotations": []}] if status else []
+def _message(message_id: str, text: str | None) -> dict[str, Any]:
+    """An assistant output message: in progress (no content yet) while ``text`` is None."""
     return {
         "id": message_id,
         "type": "message",
         "role": "assistant",
-        "status": status or "in_progress",
-        "content": content,
+        "status": "in_progress" if text is None else "completed",
+        "content": []
+        if text is None
+        else [{"type": "output_text", "text": text, "annotations": []}],
     }
 
 
@@ -69,7 +71,7 @@ def _stream_events(body: dict[str, Any], reply: str) -> list[dict[str, Any]]:
     """The Responses SSE events of one text reply, in the order the real API sends them."""
     response_id, message_id = _new_id("resp"), _new_id("msg")
     part = {"type": "output_text", "text": "", "annotations": []}
-    done_message = _message(message_id, reply, "completed")
+    done_message = _message(message_id, reply)
     located = {"item_id": message_id, "output_index": 0, "content_index": 0}
     events: list[dict[str, Any]] = [
         {
@@ -83,7 +85,7 @@ def _stream_events(body: dict[str, Any], reply: str) -> list[dict[str, Any]]:
         {
             "type": "response.output_item.added",
             "output_index": 0,
-            "item": _message(message_id, "", ""),
+            "item": _message(message_id, None),
         },
         {"type": "response.content_part.added", **located, "part": part},
     ]
@@ -123,7 +125,7 @@ def create_app(requests: list[dict[str, Any]]) -> Starlette:
             return StreamingResponse(
                 _sse(_stream_events(body, reply)), media_type="text/event-stream"
             )
-        message = _message(_new_id("msg"), reply, "completed")
+        message = _message(_new_id("msg"), reply)
         return JSONResponse(_response_object(_new_id("resp"), body, "completed", [message]))
 
     return Starlette(routes=[Route("/v1/responses", responses, methods=["POST"])])
