@@ -65,6 +65,11 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        """Stream the agents' answer to the thread (titling it on the first turn).
+
+        `input_user_message` is None when the turn continues without a new message (a client
+        tool's output arrived); the answer always works from the stored history.
+        """
         if thread.status.type != "active":
             yield ErrorEvent(
                 code="custom", message="This conversation is closed.", allow_retry=False
