@@ -49,6 +49,8 @@ router = APIRouter()
 
 REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 MAX_TITLE_LENGTH = 200
+# The ChatKit composer's own default limit; every attachment is re-read for each turn.
+MAX_ATTACHMENTS_PER_MESSAGE = 10
 HEALTH_TIMEOUT_SECONDS = 5.0
 # Keep proxies (nginx and friends) from buffering or caching the event stream.
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -222,6 +224,12 @@ async def _check_attachments(
     if not attachment_ids:
         return
     _require_attachments(server)
+    if len(attachment_ids) > MAX_ATTACHMENTS_PER_MESSAGE:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"A message has at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments.",
+        )
     for attachment_id in attachment_ids:
         await server.store.load_attachment(attachment_id, context)
 
