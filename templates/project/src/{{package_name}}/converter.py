@@ -33,8 +33,9 @@ class AttachmentReader(Protocol):
 class AppThreadItemConverter(ThreadItemConverter):
     """History converter for one request.
 
-    Attachments are inlined as data URLs (read with the requesting user's context, never a
-    public URL), and assistant history is sent as plain string content: the SDK default
+    Attachments are inlined (read with the requesting user's context, never a public URL):
+    images as `input_image` data URLs, text files as text, other files (PDF) as `input_file`
+    data URLs. Assistant history is sent as plain string content: the SDK default
     (`output_text` parts without an id) is rejected by Chat Completions providers on turn 2.
     """
 
@@ -49,6 +50,12 @@ class AppThreadItemConverter(ThreadItemConverter):
         if data is None:
             return ResponseInputTextParam(
                 type="input_text", text=f"[The attachment {attachment.name!r} is unavailable.]"
+            )
+        if attachment.mime_type.startswith("text/"):
+            # Inlined as text: most providers accept no file parts other than PDF.
+            text = data.decode("utf-8", errors="replace")
+            return ResponseInputTextParam(
+                type="input_text", text=f"Attached file {attachment.name!r}:\n{text}"
             )
         data_url = f"data:{attachment.mime_type};base64,{base64.b64encode(data).decode('ascii')}"
         if isinstance(attachment, ImageAttachment):

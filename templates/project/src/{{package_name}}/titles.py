@@ -9,6 +9,8 @@ from agents import Agent, Model, RunConfig, Runner
 logger = logging.getLogger(__name__)
 
 FALLBACK_LENGTH = 40
+# The start of a message says what it is about; a long paste need not all go to the model.
+TITLE_INPUT_LENGTH = 2000
 MAX_TITLE_LENGTH = 80
 UNTITLED = "New conversation"
 QUOTES = "\"'`*#\u2018\u2019\u201c\u201d"
@@ -50,7 +52,9 @@ class TitleGenerator:
         if not user_text.strip():
             return UNTITLED
         try:
-            result = await Runner.run(self._agent, user_text, run_config=self._run_config)
+            result = await Runner.run(
+                self._agent, user_text[:TITLE_INPUT_LENGTH], run_config=self._run_config
+            )
             title = _clean(str(result.final_output))
         except Exception:
             logger.warning("Title generation failed; using the start of the message", exc_info=True)
