@@ -40,6 +40,16 @@ def _model_requests_for(fake: FakeProvider, question: str) -> list[list[tuple[st
     return histories
 
 
+def _assistant_contents(fake: FakeProvider) -> list[object]:
+    """The raw ``content`` of every assistant message the model was sent."""
+    return [
+        message["content"]
+        for body in fake.requests
+        for message in body.get("messages", body.get("input", []))
+        if isinstance(message, dict) and message.get("role") == "assistant"
+    ]
+
+
 def test_two_turn_conversation_survives_a_restart(app: App) -> None:
     first, second = "What is ChatKit?", "And the Agents SDK?"
     with app.server() as server:
@@ -64,6 +74,8 @@ def test_two_turn_conversation_survives_a_restart(app: App) -> None:
 
     expected_history = [("user", first), ("assistant", reply_for(first)), ("user", second)]
     assert expected_history in _model_requests_for(app.fake, second)
+    # Assistant history goes back as plain string content, which every provider accepts.
+    assert _assistant_contents(app.fake) == [reply_for(first)]
 
     with app.server() as server:
         thread = post_json(
