@@ -19,7 +19,13 @@ import pytest
 
 from tests.conftest import prepared_project, project_env, run_checked
 from tests.fakes import FakeResponsesServer, reply_for
-from tests.generated.dockerfile import Stage, dockerignore_allows, exec_form, read_stages
+from tests.generated.dockerfile import (
+    Stage,
+    dockerignore_allows,
+    exec_form,
+    read_stages,
+    shell_command,
+)
 
 from .chatkit_http import done_items, item_text, post_stream, user_input
 from .server_process import ServerProcess, free_port
@@ -56,9 +62,10 @@ def _replay_builder(builder: Stage, context: Path, root: Path, env: dict[str, st
                 else:
                     shutil.copy2(context / source, target)
         elif instruction == "RUN":
-            if re.fullmatch(r'pip install "uv==\$\{UV_VERSION\}"', args):
+            command = shell_command(args)  # build cache mounts do not apply here
+            if re.fullmatch(r'pip install "uv==\$\{UV_VERSION\}"', command):
                 continue  # uv is already installed here
-            run_checked(["bash", "-c", args], cwd, env=env)
+            run_checked(["bash", "-c", command], cwd, env=env)
 
 
 def test_dockerfile_commands_build_and_serve(

@@ -30,6 +30,14 @@ class Stage:
         return values
 
 
+def shell_command(run_args: str) -> str:
+    """The command of a ``RUN`` instruction, without its ``--mount=...``-style options."""
+    words = run_args.split(" ")
+    while words and words[0].startswith("--"):
+        words.pop(0)
+    return " ".join(words)
+
+
 def exec_form(args: str) -> list[str]:
     """The argument list of an exec-form instruction (``["a", "b"]``)."""
     value = json.loads(args)

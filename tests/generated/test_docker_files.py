@@ -13,7 +13,7 @@ import yaml  # type: ignore[import-untyped]
 
 from tests.conftest import generate_project
 
-from .dockerfile import dockerignore_allows, exec_form, read_stages
+from .dockerfile import dockerignore_allows, exec_form, read_stages, shell_command
 
 pytestmark = pytest.mark.generated
 
@@ -61,8 +61,9 @@ def test_dockerfile_builds_with_uv_and_runs_slim_non_root(project: Path) -> None
     assert builder.name == "builder"
     assert runtime.image == builder.image
     assert runtime.image.startswith("python:") and runtime.image.endswith("-slim")
-    assert any(run.startswith('pip install "uv==') for run in builder.all("RUN"))
-    syncs = [run for run in builder.all("RUN") if run.startswith("uv sync")]
+    runs = [shell_command(run) for run in builder.all("RUN")]
+    assert any(run.startswith('pip install "uv==') for run in runs)
+    syncs = [run for run in runs if run.startswith("uv sync")]
     assert syncs and all("--frozen" in run and "--no-dev" in run for run in syncs)
     assert "--no-editable" in syncs[-1]
     assert runtime.all("COPY") == ["--from=builder /opt/venv /opt/venv"]
