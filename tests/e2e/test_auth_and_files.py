@@ -1,4 +1,4 @@
-"""JWT auth and the local file store of a generated server, over real HTTP."""
+"""JWT auth and the file stores (local, or none) of a generated server, over real HTTP."""
 
 from __future__ import annotations
 
@@ -115,3 +115,19 @@ def test_local_file_store_upload_download_and_model_input(files_app: App) -> Non
 
     data_url = "data:image/png;base64," + base64.b64encode(png).decode()
     assert any(data_url in images_sent(body) for body in files_app.fake.requests)
+
+
+def test_attachments_without_a_file_store_get_501(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    create = {
+        "type": "attachments.create",
+        "params": {"name": "dot.png", "size": 10, "mime_type": "image/png"},
+    }
+    with (
+        running_fake({"file_store": "none"}, tmp_path, tmp_path_factory) as app,
+        app.server() as server,
+    ):
+        answer = httpx.post(f"{server.url}/chatkit", json=create, timeout=30)
+    assert answer.status_code == 501
+    assert answer.json()["error"]["message"]
