@@ -1,4 +1,4 @@
-"""add-agent on a project made from the real templates: files added, edits kept, idempotent."""
+"""add-agent and add-store on projects made from the real templates."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from chatkit_scaffold import cli
-from chatkit_scaffold.grow import add_agent
+from chatkit_scaffold.grow import add_agent, add_store
 from chatkit_scaffold.manifest import MANIFEST_NAME
 from chatkit_scaffold.options import ProjectOptions
 from chatkit_scaffold.plan import Action
@@ -65,3 +65,34 @@ def test_add_agent_adds_files_keeps_edits_and_is_idempotent(tmp_path: Path) -> N
     ]
     assert manifest["components"]["stores"] == ["postgres"]
     assert add_agent(project, "billing").writes == ()
+
+
+def test_add_store_adds_the_backend_next_to_the_default_one(tmp_path: Path) -> None:
+    project = tmp_path / "my-app"
+    new_project(ProjectOptions.parse({"name": "my-app"}), project)
+
+    result = add_store(project, "postgres")
+
+    actions = {change.path: change.action for change in result.writes}
+    assert actions["src/my_app/stores/postgres.py"] is Action.CREATE
+    assert actions["pyproject.toml"] is Action.MODIFY
+    assert (project / "src/my_app/stores/sqlite.py").is_file()
+    pyproject = (project / "pyproject.toml").read_text()
+    assert '"psycopg[binary,pool]' in pyproject
+    assert '"aiosqlite' in pyproject
+    manifest = json.loads((project / MANIFEST_NAME).read_text())
+    assert manifest["answers"]["database"] == "sqlite"
+    assert manifest["components"]["stores"] == ["sqlite", "postgres"]
+    assert add_store(project, "postgres").writes == ()
+
+
+def test_add_store_sqlite_to_a_postgres_project(tmp_path: Path) -> None:
+    project = tmp_path / "my-app"
+    new_project(ProjectOptions.parse({"name": "my-app", "database": "postgres"}), project)
+
+    result = add_store(project, "sqlite", dry_run=True)
+
+    assert "src/my_app/stores/sqlite.py" in {change.path for change in result.writes}
+    assert not (project / "src/my_app/stores/sqlite.py").exists()
+    add_store(project, "sqlite")
+    assert '"aiosqlite' in (project / "pyproject.toml").read_text()
