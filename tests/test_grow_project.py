@@ -76,6 +76,9 @@ def test_add_store_adds_the_backend_next_to_the_default_one(tmp_path: Path) -> N
     actions = {change.path: change.action for change in result.writes}
     assert actions["src/my_app/stores/postgres.py"] is Action.CREATE
     assert actions["pyproject.toml"] is Action.MODIFY
+    assert actions["compose.yaml"] is Action.MODIFY
+    assert actions[".github/workflows/ci.yml"] is Action.MODIFY
+    assert "\n  db:\n" in (project / "compose.yaml").read_text()
     assert (project / "src/my_app/stores/sqlite.py").is_file()
     pyproject = (project / "pyproject.toml").read_text()
     assert '"psycopg[binary,pool]' in pyproject
