@@ -22,13 +22,17 @@ def tiny_png() -> bytes:
 
 
 def images_sent(body: dict[str, Any]) -> list[str]:
-    """Image URLs of every image part in a recorded Responses API request."""
+    """Image URLs of every image part in a recorded model request.
+
+    Reads both wire formats: Responses (``input`` with ``input_image`` parts) and Chat Completions
+    (``messages`` with ``image_url`` parts).
+    """
     found = []
-    for message in body.get("input", []):
+    for message in [*body.get("input", []), *body.get("messages", [])]:
         if isinstance(message, dict) and isinstance(message.get("content"), list):
-            found += [
-                part["image_url"]
-                for part in message["content"]
-                if part.get("type") == "input_image"
-            ]
+            for part in message["content"]:
+                if part.get("type") == "input_image":
+                    found.append(part["image_url"])
+                elif part.get("type") == "image_url":
+                    found.append(part["image_url"]["url"])
     return found

@@ -6,19 +6,16 @@ import base64
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3  # type: ignore[import-untyped]
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from .apps import App, assert_answered, running_fake
 from .chatkit_http import done_items, item_text, post_json, post_stream, user_input
 from .databases import fresh_database
 from .images import images_sent, tiny_png
+from .s3 import s3_bucket
 
 pytestmark = pytest.mark.e2e
-
-BUCKET = "e2e-uploads"
 
 
 @pytest.fixture
@@ -32,35 +29,12 @@ def postgres_app(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.fixture
-def s3_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3_app(
-    s3_server: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[App]:
-    credentials = {
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "e2e-access-key",
-        "AWS_SECRET_ACCESS_KEY": "e2e-secret-key",
-    }
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_server,
-        region_name=credentials["AWS_REGION"],
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-    )
-    s3.create_bucket(Bucket=BUCKET)
-    with running_fake({"file_store": "s3"}, tmp_path, tmp_path_factory) as app:
-        app.env.update(credentials, UPLOAD_BUCKET=BUCKET, S3_ENDPOINT_URL=s3_server)
+def s3_app(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    with (
+        s3_bucket() as s3_env,
+        running_fake({"file_store": "s3"}, tmp_path, tmp_path_factory) as app,
+    ):
+        app.env.update(s3_env)
         yield app
 
 
