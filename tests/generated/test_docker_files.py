@@ -149,6 +149,21 @@ def test_compose_services_health_and_environment(project: Path, answers: dict[st
     assert used_volumes == set(compose["volumes"])
 
 
+def test_compose_app_waits_for_an_added_postgres_store(tmp_path: Path) -> None:
+    """After ``add-store postgres`` the app can switch to the db service by DATABASE_URL alone."""
+    from chatkit_scaffold.grow import add_store
+
+    project = generate_project(tmp_path / "my-app", {"database": "sqlite"})
+    add_store(project, "postgres")
+    compose = _compose(project)
+    app = compose["services"]["app"]
+    assert compose["services"]["db"]["image"].startswith("postgres:")
+    assert app["depends_on"]["db"] == {"condition": "service_healthy"}
+    # SQLite stays the default store until the user sets DATABASE_URL.
+    assert "DATABASE_URL" not in app.get("environment", {})
+    assert "db-data" in compose["volumes"]
+
+
 def test_compose_only_names_settings_the_app_reads(project: Path) -> None:
     env_example = (project / ".env.example").read_text()
     environment = _compose(project)["services"]["app"].get("environment", {})
