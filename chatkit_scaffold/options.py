@@ -15,12 +15,15 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+from importlib.resources import files
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from chatkit_scaffold import __version__
 from chatkit_scaffold.errors import UsageError
+from chatkit_scaffold.templates import project_template
 
 
 class Database(StrEnum):
@@ -66,36 +69,11 @@ class Question:
 #: of the product contract ships; add e.g. ``"provider": frozenset({"litellm"})`` to hold one back.
 UNAVAILABLE: dict[str, frozenset[str]] = {}
 
-#: Modules a generated project imports (or that its tooling imports): a package with one of these
-#: names would shadow them. The standard library's module names are refused too.
-SHADOWED_MODULES = frozenset(
-    {
-        "agents",
-        "aiosqlite",
-        "anyio",
-        "boto3",
-        "botocore",
-        "chatkit",
-        "fastapi",
-        "httpx",
-        "jwt",
-        "litellm",
-        "moto",
-        "multipart",
-        "mypy",
-        "openai",
-        "psycopg",
-        "psycopg_pool",
-        "pydantic",
-        "pydantic_settings",
-        "pytest",
-        "python_multipart",
-        "ruff",
-        "starlette",
-        "tests",
-        "uvicorn",
-    }
-)
+#: Package names the generated project's own layout takes besides its test helpers.
+_LAYOUT_MODULES = frozenset({"tests", "src"})
+
+#: Matches a template file name: optional Jinja condition, the name, optional ``endif``.
+_TEMPLATE_FILE = re.compile(r"^(?:\{%.*?%\})?(?P<name>[^{}]*?)(?:\{%.*?%\})?\.jinja$")
 
 #: Module names an agent may not take: the entry agent and the modules next to the specialists.
 RESERVED_AGENT_NAMES = frozenset({"assistant", "specialists", "tools"})
@@ -140,13 +118,48 @@ def validate_project_name(name: str) -> str:
             f"Invalid NAME '{name}': its package name '{package}' is a Python keyword.",
             f"Pick another name, e.g. '{name}-app'.",
         )
-    if package in SHADOWED_MODULES or package in sys.stdlib_module_names:
+    shadowed = _shadowed_module(package)
+    if shadowed is not None:
         raise InvalidValue(
-            f"Invalid NAME '{name}': its package name '{package}' would shadow the '{package}' "
-            "module (standard library or a dependency of the generated project).",
+            f"Invalid NAME '{name}': its package name '{package}' would shadow {shadowed}, "
+            "and the generated project would not install, import or pass its tests.",
             f"Pick another name, e.g. '{name}-app'.",
         )
     return name
+
+
+def _shadowed_module(package: str) -> str | None:
+    """What a package of this name would shadow in a generated project, or None."""
+    if package in sys.stdlib_module_names:
+        return f"the standard library's '{package}' module"
+    if package in reserved_dependency_names():
+        return f"the '{package}' module or distribution (a dependency of the generated project)"
+    if package in _LAYOUT_MODULES:
+        return f"the generated project's '{package}' folder"
+    if package.startswith("test_") or package in generated_test_modules():
+        return f"the generated test module 'tests/{package}.py' (pytest imports it as '{package}')"
+    return None
+
+
+@cache
+def reserved_dependency_names() -> frozenset[str]:
+    """Distributions and modules installed in generated projects (``reserved_names.txt``)."""
+    text = files("chatkit_scaffold").joinpath("reserved_names.txt").read_text(encoding="utf-8")
+    lines = (line.strip() for line in text.splitlines())
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+def generated_test_modules() -> frozenset[str]:
+    """Module names of the project template's ``tests/`` files, read from the template."""
+    folder = project_template() / "tests"
+    names: set[str] = set()
+    if folder.is_dir():
+        for path in folder.iterdir():
+            match = _TEMPLATE_FILE.match(path.name)
+            rendered = match.group("name") if match else path.name
+            if rendered.endswith(".py"):
+                names.add(rendered.removesuffix(".py"))
+    return frozenset(names)
 
 
 def validate_agent_name(name: str) -> str:
