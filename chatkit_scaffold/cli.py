@@ -38,7 +38,7 @@ from chatkit_scaffold.options import (
     prompted_fields,
     validate_agent_name,
 )
-from chatkit_scaffold.plan import Action, Plan, ensure_empty_target
+from chatkit_scaffold.plan import Action, Plan, ensure_empty_target, path_error
 from chatkit_scaffold.project import new_project
 
 app = typer.Typer(
@@ -89,9 +89,15 @@ def _root(
 
 @contextmanager
 def _errors_to_exit_codes() -> Iterator[None]:
-    """Print a ``ScaffoldError`` as message + hint on stderr and exit with its code."""
+    """Print a ``ScaffoldError`` as message + hint on stderr and exit with its code.
+
+    An ``OSError`` that escaped (a path that cannot be read or written) is reported the same way.
+    """
     try:
-        yield
+        try:
+            yield
+        except OSError as exc:
+            raise path_error(Path(exc.filename or "."), exc) from exc
     except ScaffoldError as exc:
         err = Console(stderr=True)
         err.print(f"[bold red]Error:[/] {escape(exc.message)}", soft_wrap=True)

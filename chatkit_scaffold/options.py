@@ -69,6 +69,9 @@ class Question:
 #: of the product contract ships; add e.g. ``"provider": frozenset({"litellm"})`` to hold one back.
 UNAVAILABLE: dict[str, frozenset[str]] = {}
 
+#: Longest project NAME: it is a folder name and a package name, so it must fit every filesystem.
+MAX_PROJECT_NAME_LENGTH = 64
+
 #: Package names the generated project's own layout takes besides its test helpers.
 _LAYOUT_MODULES = frozenset({"tests", "src"})
 
@@ -112,6 +115,12 @@ def validate_project_name(name: str) -> str:
         raise InvalidValue(
             f"Invalid NAME '{name}': its package name '{package}' is not a Python identifier.",
             "Start with a letter and use only letters, digits, '-' and '_' (no '.').",
+        )
+    if len(name) > MAX_PROJECT_NAME_LENGTH:
+        raise InvalidValue(
+            f"Invalid NAME '{name}': {len(name)} characters, longer than "
+            f"{MAX_PROJECT_NAME_LENGTH}.",
+            "Pick a shorter name; it becomes the project's folder and package name.",
         )
     if keyword.iskeyword(package):
         raise InvalidValue(

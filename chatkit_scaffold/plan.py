@@ -8,6 +8,7 @@ and renames it into place, so a failure leaves no partial folder.
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import secrets
 import shutil
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from chatkit_scaffold.errors import RefusedError, ScaffoldError
+from chatkit_scaffold.errors import RefusedError, ScaffoldError, UsageError
 
 
 class Action(StrEnum):
@@ -66,15 +67,33 @@ class Plan:
 
 
 def ensure_empty_target(target: Path) -> None:
-    """Refuse a target that exists and is not an empty folder."""
-    if target.is_dir() and not any(target.iterdir()):
-        return
-    if target.exists() or target.is_symlink():
+    """Refuse a target that exists and is not an empty folder, or that cannot be inspected."""
+    try:
+        empty_folder = target.is_dir() and not any(target.iterdir())
+        occupied = not empty_folder and (target.exists() or target.is_symlink())
+    except OSError as exc:
+        raise path_error(target, exc) from None
+    if occupied:
         kind = "folder is not empty" if target.is_dir() else "path is not a folder"
         raise RefusedError(
             f"Refusing to write into {target}: the {kind}.",
             "Choose another NAME or --output-dir, or move the existing folder away.",
         )
+
+
+def path_error(path: Path, exc: OSError) -> ScaffoldError:
+    """A ``ScaffoldError`` for an ``OSError`` met on a user-given path (never a traceback)."""
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.ENAMETOOLONG:
+        return UsageError(
+            f"Cannot use {path}: {reason}.",
+            "Use a shorter NAME or --output-dir (each folder name at most 255 bytes).",
+        )
+    return ScaffoldError(
+        f"Cannot use {exc.filename or path}: {reason}.",
+        "Check that the folder exists, that you may read and write it, and that it is not on "
+        "a read-only filesystem.",
+    )
 
 
 def apply_new_project(plan: Plan) -> None:

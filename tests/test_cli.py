@@ -131,6 +131,54 @@ def test_bad_name_exits_2(in_tmp: Path) -> None:
     assert list(in_tmp.iterdir()) == []
 
 
+def test_too_long_name_exits_2_without_a_traceback(in_tmp: Path) -> None:
+    result = runner.invoke(cli.app, ["new", "a" * 300, "-y", "--dry-run"])
+    assert result.exit_code == 2
+    assert "300 characters, longer than 64" in flat(result.output)
+    assert "Traceback" not in result.output
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_too_long_output_dir_exits_2_without_a_traceback(in_tmp: Path) -> None:
+    result = runner.invoke(cli.app, ["new", "my-app", "-y", "-o", "b" * 300])
+    assert result.exit_code == 2
+    output = flat(result.output)
+    assert "File name too long" in output
+    assert "Hint: Use a shorter NAME or --output-dir" in output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_unreadable_target_exits_1_with_a_hint(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (in_tmp / "my-app").mkdir()
+
+    def denied(self: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", denied)
+    result = runner.invoke(cli.app, ["new", "my-app", "-y"])
+    assert result.exit_code == 1
+    output = flat(result.output)
+    assert "Permission denied" in output
+    assert "Hint: Check that the folder exists" in output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_an_os_error_while_growing_is_reported_not_raised(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def read_only(project_dir: Path, *args: object, **kwargs: object) -> None:
+        raise OSError(30, "Read-only file system", str(project_dir / "pyproject.toml"))
+
+    monkeypatch.setattr(cli, "grow_add_agent", read_only)
+    result = runner.invoke(cli.app, ["add-agent", "billing"])
+    assert result.exit_code == 1
+    assert "Read-only file system" in flat(result.output)
+    assert isinstance(result.exception, SystemExit)
+
+
 def test_bad_agent_exits_2(in_tmp: Path) -> None:
     result = runner.invoke(cli.app, ["new", "my-app", "-y", "--agent", "Billing"])
     assert result.exit_code == 2

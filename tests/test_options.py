@@ -137,6 +137,7 @@ def test_every_bad_value_is_reported_at_once() -> None:
         ("sqlite-database", "generated test module 'tests/sqlite_database.py'", None),
         ("postgres_database", "generated test module 'tests/postgres_database.py'", None),
         ("test-billing", "generated test module 'tests/test_billing.py'", None),
+        ("a" * 65, "65 characters, longer than 64", "shorter name"),
     ],
 )
 def test_bad_name(name: str, expected: str, hint: str | None) -> None:
