@@ -47,16 +47,22 @@ def generate_project(target: Path, answers: Mapping[str, Any] | None = None) -> 
     """Generate project ``my-app`` into ``target`` (which must not exist yet) and return it.
 
     ``answers`` use the option names of ``chatkit_scaffold.options.ProjectOptions``
-    (``database``, ``file_store``, ``provider``, ``auth``, ``docker``, ``agents``).
+    (``database``, ``file_store``, ``provider``, ``auth``, ``docker``, ``agents``), plus
+    ``stores``: the store backends the project has, as after ``add-store`` of each one that is not
+    ``database`` (by default only ``database``).
     """
     values: dict[str, Any] = {"name": "my-app", **(answers or {})}
+    stores = list(values.pop("stores", ()))
     try:
+        from chatkit_scaffold.grow import add_store
         from chatkit_scaffold.options import ProjectOptions
         from chatkit_scaffold.project import new_project
     except ImportError:
-        _copy_template(target, values)
+        _copy_template(target, {**values, "stores": stores or [values.get("database", "sqlite")]})
     else:
         new_project(ProjectOptions.parse(values), target, dry_run=False)
+        for backend in stores:
+            add_store(target, backend)
     return target
 
 

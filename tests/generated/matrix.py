@@ -4,6 +4,7 @@ Every option value appears, and every pair of values of two different options ap
 one combination (an all-pairs design: 12 projects instead of the 192 of the full product), so an
 interaction between two choices (say postgres with s3, or jwt with the local file store) cannot
 go untested. The first combination is the default stack, the second the default with no file store.
+One more combination is a grown project with two store backends (docs/matrix.md).
 """
 
 from __future__ import annotations
@@ -35,8 +36,18 @@ _ROWS: list[tuple[Any, ...]] = [
     ("openai-compatible", "s3", "postgres", "none", True, ("billing",)),
 ]
 
+#: Projects grown after generation: the answers, then the store backends they end up with.
+_GROWN: list[tuple[tuple[Any, ...], tuple[str, ...]]] = [
+    # The SQLite default plus the PostgreSQL store (``add-store postgres``): both stores' code,
+    # dependencies and contract tests live side by side, DATABASE_URL picking one.
+    (("gemini", "s3", "sqlite", "jwt", True, ("billing",)), ("sqlite", "postgres")),
+]
+
 #: Each combination as the answers to pass to ``generate_project``.
-COMBINATIONS: list[dict[str, Any]] = [dict(zip(OPTION_VALUES, row, strict=True)) for row in _ROWS]
+COMBINATIONS: list[dict[str, Any]] = [
+    *(dict(zip(OPTION_VALUES, row, strict=True)) for row in _ROWS),
+    *({**dict(zip(OPTION_VALUES, row, strict=True)), "stores": stores} for row, stores in _GROWN),
+]
 
 
 def combination_id(answers: dict[str, Any]) -> str:
@@ -44,6 +55,8 @@ def combination_id(answers: dict[str, Any]) -> str:
     parts = [answers["provider"], answers["file_store"], answers["database"], answers["auth"]]
     parts.append("docker" if answers["docker"] else "nodocker")
     parts.extend(answers["agents"])
+    if "stores" in answers:
+        parts.append("stores=" + "+".join(answers["stores"]))
     return "-".join(parts)
 
 
