@@ -53,7 +53,11 @@ _DEPENDENCY_ARRAYS = (("project", "dependencies"), ("dependency-groups", "dev"))
 def add_agent(
     project_dir: Path, name: str, instructions: str | None = None, *, dry_run: bool = False
 ) -> Plan:
-    """Add (or re-instruct) a specialist agent; the entry agent discovers it by itself."""
+    """Add a specialist agent; the entry agent discovers it by itself.
+
+    An agent that already exists is left as it is: asking for it again (without instructions or
+    with its recorded ones) changes nothing, and asking for other instructions is refused.
+    """
     root = project_dir.resolve()
     manifest = read_manifest(root)
     try:
@@ -63,15 +67,11 @@ def add_agent(
     if instructions is not None and not instructions.strip():
         raise UsageError("Invalid --instructions: empty.", "Give the agent's instructions as text.")
     recorded = manifest.components.agent(name)
-    if instructions is None:
-        instructions = recorded.instructions if recorded else default_instructions(name)
-    added = AgentComponent(name=name, instructions=instructions)
+    if recorded is not None:
+        return _existing_agent(root, manifest, recorded, instructions)
+    added = AgentComponent(name=name, instructions=instructions or default_instructions(name))
     before = manifest.components.agents
-    after = (
-        [added if agent.name == name else agent for agent in before]
-        if recorded
-        else [*before, added]
-    )
+    after = [*before, added]
     answers = manifest.answers.model_dump()
     stores = manifest.components.stores
     return _grow(
@@ -81,6 +81,24 @@ def add_agent(
         after=render_project(answers, after, stores),
         components=manifest.components.model_copy(update={"agents": after}),
         dry_run=dry_run,
+    )
+
+
+def _existing_agent(
+    root: Path, manifest: Manifest, recorded: AgentComponent, instructions: str | None
+) -> Plan:
+    """An empty plan for an agent asked for again, or a refusal if its instructions differ."""
+    module = f"src/{manifest.answers.package_name}/agents/specialists/{recorded.name}.py"
+    if instructions is not None and instructions.strip() != recorded.instructions.strip():
+        raise RefusedError(
+            f"The agent '{recorded.name}' already exists with other instructions; nothing was "
+            "written.",
+            f"Edit INSTRUCTIONS in {module} to change them, or pick another agent name.",
+        )
+    return Plan(
+        root=root,
+        changes=(),
+        notes=(f"The agent '{recorded.name}' already exists ({module}); nothing changed.",),
     )
 
 

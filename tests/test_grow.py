@@ -155,11 +155,28 @@ def test_add_agent_keeps_the_users_edits_to_an_existing_agent(project: Path) -> 
     assert (project / AGENT_MODULE).read_text() == "INSTRUCTIONS = 'mine'\n"
 
 
-def test_new_instructions_rewrite_an_untouched_agent(project: Path) -> None:
+def test_an_existing_agent_asked_for_again_is_reported_and_unchanged(project: Path) -> None:
+    add_agent(project, "billing", "Handle invoices.")
+    before = tree_digest(project)
+    for instructions in (None, "Handle invoices.", "  Handle invoices.\n"):
+        result = add_agent(project, "billing", instructions)
+        assert result.changes == ()
+        assert result.notes == (
+            f"The agent 'billing' already exists ({AGENT_MODULE}); nothing changed.",
+        )
+    assert tree_digest(project) == before
+
+
+def test_other_instructions_for_an_existing_agent_are_refused(project: Path) -> None:
     add_agent(project, "billing")
-    result = add_agent(project, "billing", "Only refunds.")
-    assert {change.path for change in result.writes} == {AGENT_MODULE, MANIFEST_NAME}
-    assert (project / AGENT_MODULE).read_text() == 'INSTRUCTIONS = """Only refunds."""\n'
+    before = tree_digest(project)
+    with pytest.raises(RefusedError) as caught:
+        add_agent(project, "billing", "Only refunds.")
+    assert caught.value.exit_code == 4
+    assert "The agent 'billing' already exists with other instructions" in caught.value.message
+    assert caught.value.hint is not None
+    assert f"Edit INSTRUCTIONS in {AGENT_MODULE}" in caught.value.hint
+    assert tree_digest(project) == before
 
 
 def test_add_agent_dry_run_writes_nothing(project: Path) -> None:
@@ -379,7 +396,12 @@ def test_cli_add_agent_and_add_store(project: Path, monkeypatch: pytest.MonkeyPa
     assert (project / AGENT_MODULE).is_file()
     again = runner.invoke(cli.app, ["add-agent", "billing", "--instructions", "Invoices."])
     assert again.exit_code == 0
+    assert "The agent 'billing' already exists" in " ".join(again.output.split())
     assert "Nothing to do" in again.output
+    other = runner.invoke(cli.app, ["add-agent", "billing", "--instructions", "Refunds."])
+    assert other.exit_code == 4
+    assert "Edit INSTRUCTIONS in" in " ".join(other.output.split())
+    assert (project / AGENT_MODULE).read_text() == 'INSTRUCTIONS = """Invoices."""\n'
 
     store = runner.invoke(cli.app, ["add-store", "postgres"])
     assert store.exit_code == 0, store.output
