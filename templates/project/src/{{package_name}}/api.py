@@ -82,10 +82,6 @@ async def chatkit_endpoint(
         return error_response(exc.status_code, exc.code, exc.message, exc.headers)
     except NotFoundError:
         return error_response(404, "not_found", "Not found.")
-    except NotImplementedError:
-        return error_response(501, "not_implemented", "This feature is not configured.")
-    except ValueError as exc:
-        return error_response(400, "invalid_request", str(exc))
     except Exception:
         logger.exception("ChatKit request failed")
         return error_response(500, "internal_error", "Something went wrong.")
@@ -148,10 +144,12 @@ async def check_request(
     store = server.store
     match request:
         case ThreadsCreateReq():
-            await _check_attachments(request.params.input.attachments, server, context)
+            await _check_attachments(request.params.input.attachments, None, server, context)
         case ThreadsAddUserMessageReq():
             await store.load_thread(request.params.thread_id, context)
-            await _check_attachments(request.params.input.attachments, server, context)
+            await _check_attachments(
+                request.params.input.attachments, request.params.thread_id, server, context
+            )
         case ThreadsAddClientToolOutputReq():
             await store.load_thread(request.params.thread_id, context)
             last = await store.load_thread_items(request.params.thread_id, None, 1, "desc", context)
@@ -219,8 +217,16 @@ async def guard_stream(result: StreamingResult) -> AsyncIterator[bytes]:
 
 
 async def _check_attachments(
-    attachment_ids: list[str], server: AppChatKitServer, context: RequestContext
+    attachment_ids: list[str],
+    thread_id: str | None,
+    server: AppChatKitServer,
+    context: RequestContext,
 ) -> None:
+    """Each attachment must be the caller's and unbound or bound to `thread_id` already.
+
+    Deleting a thread deletes its attachments, so one shared with another thread would vanish
+    from that thread's messages.
+    """
     if not attachment_ids:
         return
     _require_attachments(server)
@@ -231,7 +237,14 @@ async def _check_attachments(
             f"A message has at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments.",
         )
     for attachment_id in attachment_ids:
-        await server.store.load_attachment(attachment_id, context)
+        attachment = await server.store.load_attachment(attachment_id, context)
+        if attachment.thread_id is not None and attachment.thread_id != thread_id:
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"Attachment {attachment_id} already belongs to another thread; "
+                "upload the file again to use it here.",
+            )
 
 
 def _require_attachments(server: AppChatKitServer) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from agents import (
     Model,
     OpenAIChatCompletionsModel,
@@ -17,6 +19,8 @@ CHAT_COMPLETIONS_PROVIDERS: frozenset[Provider] = frozenset(
     {"gemini", "litellm", "openai-compatible"}
 )
 
+OPENAI_API_HOST = "api.openai.com"
+
 # Local OpenAI-compatible servers (Ollama, vLLM, ...) ignore the key, but the client wants one.
 PLACEHOLDER_API_KEY = "not-needed"
 
@@ -27,17 +31,41 @@ def uses_chat_completions(provider: Provider) -> bool:
 
 
 def tracing_enabled(settings: Settings) -> bool:
-    """Traces go to the OpenAI dashboard, so only when OpenAI is the provider."""
-    return settings.llm_provider == "openai"
+    """Whether runs are traced to the OpenAI dashboard.
+
+    Traces hold the conversation, so unless `OPENAI_TRACING` says otherwise they are exported
+    only when OpenAI itself serves the model: provider openai on OpenAI's own endpoint.
+    """
+    if settings.openai_tracing is not None:
+        return settings.openai_tracing
+    return settings.llm_provider == "openai" and is_openai_endpoint(settings.openai_base_url)
+
+
+def is_openai_endpoint(base_url: str | None) -> bool:
+    """True for OpenAI's API (the client's default when no base URL is set)."""
+    return base_url is None or urlsplit(base_url).hostname == OPENAI_API_HOST
+
+
+def configure_tracing(settings: Settings) -> bool:
+    """Give the trace exporter its key when runs are traced; returns whether they are.
+
+    The key is OPENAI_API_KEY, which is OpenAI's own when tracing is automatic; with
+    OPENAI_TRACING=true the operator vouches for it.
+    """
+    if not tracing_enabled(settings):
+        return False
+    set_tracing_export_api_key(_required(settings.openai_api_key, "OPENAI_API_KEY"))
+    return True
 
 
 def create_model(settings: Settings) -> Model:
     """Build the model for `LLM_PROVIDER` / `LLM_MODEL`."""
     match settings.llm_provider:
         case "openai":
-            key = _required(settings.openai_api_key, "OPENAI_API_KEY")
-            set_tracing_export_api_key(key)
-            client = AsyncOpenAI(api_key=key, base_url=settings.openai_base_url)
+            client = AsyncOpenAI(
+                api_key=_required(settings.openai_api_key, "OPENAI_API_KEY"),
+                base_url=settings.openai_base_url,
+            )
             return OpenAIResponsesModel(model=settings.model_name, openai_client=client)
         case "gemini":
             client = AsyncOpenAI(
