@@ -31,6 +31,9 @@ AttachmentUrlRefresher = Callable[[Attachment, RequestContext], Attachment]
 AttachmentCleanup = Callable[[Sequence[Attachment], RequestContext], Awaitable[None]]
 """Removes stored bytes of attachments whose records were deleted with their thread."""
 
+OwnedAttachment = tuple[RequestContext, Attachment]
+"""An attachment with the context of the user it belongs to."""
+
 Order = Literal["asc", "desc"]
 
 ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
@@ -77,6 +80,13 @@ class AppStore(Store[RequestContext]):
     @abstractmethod
     async def close(self) -> None:
         """Release connections. A later call reconnects."""
+
+    @abstractmethod
+    async def delete_orphan_attachments(self, older_than: datetime) -> list[OwnedAttachment]:
+        """Delete the records of attachments never sent in a message, created before `older_than`.
+
+        Every user's; returns them with their owner, so their bytes can be deleted too.
+        """
 
     def generate_thread_id(self, context: RequestContext) -> str:
         return new_id("thread")
