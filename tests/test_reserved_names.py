@@ -58,7 +58,7 @@ def test_reserved_names_cover_declared_dependencies(
     missing = _declared_dependencies(answers) - reserved_dependency_names()
     assert not missing, (
         f"{sorted(missing)} missing from chatkit_scaffold/reserved_names.txt: "
-        "run .venv/bin/python bench/reserved_names.py"
+        "run .venv/bin/python scripts/reserved_names.py"
     )
 
 

@@ -10,7 +10,7 @@ backends, every file store, litellm and the other providers, JWT auth, the dev g
 
 Usage (from the repository root; needs uv and PyPI):
 
-    .venv/bin/python bench/reserved_names.py [--output chatkit_scaffold/reserved_names.txt]
+    .venv/bin/python scripts/reserved_names.py [--output chatkit_scaffold/reserved_names.txt]
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ print(json.dumps(found))
 _HEADER = """\
 # Package names a generated project's NAME may not take: every distribution and top-level module
 # installed by `uv sync` in generated projects covering all option combinations (see
-# COVERING_ANSWERS in bench/reserved_names.py), normalised like a package name (lower case,
-# '-' and '.' as '_'). Produced by `.venv/bin/python bench/reserved_names.py`; rerun it when
+# COVERING_ANSWERS in scripts/reserved_names.py), normalised like a package name (lower case,
+# '-' and '.' as '_'). Produced by `.venv/bin/python scripts/reserved_names.py`; rerun it when
 # the template's dependencies change (tests/test_reserved_names.py checks the declared ones).
 """
 
