@@ -297,6 +297,15 @@ def _print_next_steps(console: Console, options: ProjectOptions, root: Path) -> 
     )
 
 
+ProjectOption = Annotated[
+    Path,
+    typer.Option("--project", help=f"The project folder. {_default('.')}", show_default=False),
+]
+GrowDryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+]
+
+
 @app.command("add-agent")
 def add_agent(
     name: Annotated[
@@ -311,13 +320,8 @@ def add_agent(
         str | None,
         typer.Option(help=f"The agent's instructions. {_default('a generic specialist prompt')}"),
     ] = None,
-    project: Annotated[
-        Path,
-        typer.Option("--project", help=f"The project folder. {_default('.')}", show_default=False),
-    ] = Path("."),
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
-    ] = False,
+    project: ProjectOption = Path("."),
+    dry_run: GrowDryRunOption = False,
 ) -> None:
     """Add a specialist agent (module + test); the entry agent hands off to it."""
     with _errors_to_exit_codes():
@@ -335,13 +339,8 @@ def add_store(
             show_default=False,
         ),
     ],
-    project: Annotated[
-        Path,
-        typer.Option("--project", help=f"The project folder. {_default('.')}", show_default=False),
-    ] = Path("."),
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
-    ] = False,
+    project: ProjectOption = Path("."),
+    dry_run: GrowDryRunOption = False,
 ) -> None:
     """Add a store backend (module, dependency, compose service, tests); DATABASE_URL picks it."""
     with _errors_to_exit_codes():
