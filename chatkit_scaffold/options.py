@@ -19,9 +19,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from chatkit_scaffold import __version__
 from chatkit_scaffold.errors import UsageError
 from chatkit_scaffold.templates import project_template
 
@@ -64,10 +63,6 @@ class Question:
     flag: str
     prompt: str
 
-
-#: Option values refused with a "not available yet" error, by field name. Empty when every value
-#: of the product contract ships; add e.g. ``"provider": frozenset({"litellm"})`` to hold one back.
-UNAVAILABLE: dict[str, frozenset[str]] = {}
 
 #: Longest project NAME: it is a folder name and a package name, so it must fit every filesystem.
 MAX_PROJECT_NAME_LENGTH = 64
@@ -209,17 +204,6 @@ def default_instructions(agent_name: str) -> str:
     )
 
 
-def _refuse_unavailable(field: str, value: StrEnum) -> StrEnum:
-    if value.value in UNAVAILABLE.get(field, frozenset()):
-        others = [member.value for member in type(value) if member.value not in UNAVAILABLE[field]]
-        flag = QUESTIONS[field].flag
-        raise InvalidValue(
-            f"{flag} {value.value} is not available yet in chatkit-scaffold {__version__}.",
-            f"Choose one of: {', '.join(others)}.",
-        )
-    return value
-
-
 class ProjectOptions(BaseModel):
     """Everything ``new`` needs to generate a project."""
 
@@ -244,11 +228,6 @@ class ProjectOptions(BaseModel):
     @classmethod
     def _check_name(cls, value: str) -> str:
         return validate_project_name(value)
-
-    @field_validator("database", "file_store", "provider", "auth")
-    @classmethod
-    def _check_available(cls, value: StrEnum, info: ValidationInfo) -> StrEnum:
-        return _refuse_unavailable(str(info.field_name), value)
 
     @field_validator("agents")
     @classmethod
@@ -310,12 +289,11 @@ def prompted_fields() -> Iterator[tuple[str, Question]]:
 
 
 def choices(field_name: str) -> list[str]:
-    """The values a choice field accepts now (without values held back as unavailable)."""
+    """The values a choice field accepts."""
     annotation = ProjectOptions.model_fields[field_name].annotation
     if not (isinstance(annotation, type) and issubclass(annotation, StrEnum)):
         raise TypeError(f"{field_name} is not a choice field")
-    held_back = UNAVAILABLE.get(field_name, frozenset())
-    return [member.value for member in annotation if member.value not in held_back]
+    return [member.value for member in annotation]
 
 
 def default_value(field_name: str) -> object:

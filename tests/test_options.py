@@ -1,10 +1,9 @@
-"""ProjectOptions: NAME, flag values, agent names, defaults and the "not available yet" switch."""
+"""ProjectOptions: NAME, flag values, agent names, and defaults."""
 
 from __future__ import annotations
 
 import pytest
 
-from chatkit_scaffold import options
 from chatkit_scaffold.errors import UsageError
 from chatkit_scaffold.options import (
     Auth,
@@ -181,18 +180,6 @@ def test_duplicate_agents_are_refused() -> None:
 def test_unknown_option_is_refused() -> None:
     error = parse_error(colour="blue")
     assert "colour" in error.message
-
-
-def test_unavailable_value_is_refused_with_a_clear_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert options.UNAVAILABLE == {}
-    monkeypatch.setitem(options.UNAVAILABLE, "provider", frozenset({"litellm"}))
-    error = parse_error(provider="litellm")
-    assert "--provider litellm is not available yet" in error.message
-    assert error.hint == "Choose one of: openai, gemini, openai-compatible."
-    assert choices("provider") == ["openai", "gemini", "openai-compatible"]
-    assert ProjectOptions.parse({"name": "my-app", "provider": "gemini"}).provider == "gemini"
 
 
 def test_prompted_fields_follow_the_model() -> None:

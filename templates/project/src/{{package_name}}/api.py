@@ -172,7 +172,7 @@ async def check_request(
                 raise ApiError(400, "invalid_request", "Only a user message can be retried.")
         case ThreadsCustomActionReq() | ThreadsSyncCustomActionReq():
             method = "action" if isinstance(request, ThreadsCustomActionReq) else "sync_action"
-            _require_override(server, method, "Widget actions are not implemented.")
+            _require_override(server, method, "Widget actions are not enabled: override action().")
             await store.load_thread(request.params.thread_id, context)
             if request.params.item_id is not None:
                 sender = await store.load_item(
@@ -198,7 +198,7 @@ async def check_request(
             _require_attachments(server)
             await store.load_attachment(request.params.attachment_id, context)
         case InputTranscribeReq():
-            _require_override(server, "transcribe", "Dictation is not implemented.")
+            _require_override(server, "transcribe", "Dictation is off: override transcribe().")
         case ThreadsListReq():
             pass
 
