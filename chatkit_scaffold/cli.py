@@ -1,8 +1,13 @@
 """The ``chatkit-scaffold`` command line: parse flags, prompt, print Rich output.
 
-The work happens in plain functions (``project.new_project``, ``grow.add_agent``,
-``grow.add_store``); this module only gathers input and shows results. Every ``ScaffoldError``
-becomes a message, a hint and an exit code, never a traceback.
+The work happens in plain functions (``project.new_project``, ``grow.add_component``,
+``grow.add_agent``, ``update.update_project``); this module only gathers input and shows results.
+Every ``ScaffoldError`` becomes a message, a hint and an exit code, never a traceback. The
+options and their values come from the component catalog; each grow command (``add-store``,
+``add-file-store``, ...) is declared by its kind.
+
+Modules that are slow to import (the renderer, the grow engine, pydantic) are imported inside
+the commands, so ``--help`` and argument errors stay fast.
 """
 
 from __future__ import annotations
@@ -10,63 +15,80 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.filesize import decimal
 from rich.markup import escape
-from rich.panel import Panel
-from rich.prompt import Confirm, Prompt
-from rich.table import Table
-from rich.tree import Tree
 
 from chatkit_scaffold import __version__
+from chatkit_scaffold.catalog import Kind, load_catalog
 from chatkit_scaffold.errors import ScaffoldError
-from chatkit_scaffold.grow import add_agent as grow_add_agent
-from chatkit_scaffold.grow import add_store as grow_add_store
-from chatkit_scaffold.manifest import MANIFEST_NAME
 from chatkit_scaffold.options import (
-    QUESTIONS,
+    AGENT_KIND,
     InvalidValue,
     ProjectOptions,
-    choices,
-    default_value,
-    prompted_fields,
+    parse_choice,
     validate_agent_name,
 )
-from chatkit_scaffold.plan import Action, Plan, ensure_empty_target, path_error
-from chatkit_scaffold.project import new_project
+
+if TYPE_CHECKING:
+    from chatkit_scaffold.plan import Plan
+
+def _hide_type_tags() -> None:
+    """Show no ``<bool>``/``<str>`` type tags in ``--help``: flags and NAMEs speak for themselves.
+
+    Typer 0.29 prints a type tag next to every parameter; options that take a value set their own
+    metavar (``DIR``, ``TEXT``), which is still shown.
+    """
+    from typer.core import TyperArgument, TyperOption
+
+    def option_type(self: TyperOption, ctx: object) -> str | None:
+        return self.metavar or None
+
+    def argument_type(self: TyperArgument, ctx: object) -> str | None:
+        return None
+
+    TyperOption.display_type_rich = option_type  # type: ignore[method-assign,assignment]
+    TyperArgument.display_type_rich = argument_type  # type: ignore[method-assign,assignment]
+
+
+_hide_type_tags()
 
 app = typer.Typer(
     name="chatkit-scaffold",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 _DIFF_STYLES = {"+": "green", "-": "red", "@": "cyan"}
 
-_API_KEY_VARIABLE = {
-    "openai": "OPENAI_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-    "litellm": "LLM_API_KEY",
-    "openai-compatible": "LLM_API_KEY (and LLM_BASE_URL)",
-}
-
-
-def _choice_help(field_name: str) -> str:
-    question = QUESTIONS[field_name]
-    values = ", ".join(choices(field_name))
-    return f"{question.prompt}: {values}. {_default(str(default_value(field_name)))}"
+#: Exit code of a command stopped with Ctrl-C (128 + SIGINT, what shells report).
+INTERRUPTED_EXIT_CODE = 130
 
 
 def _default(value: str) -> str:
     """A ``[default: ...]`` note for help texts (escaped: Rich would read it as markup)."""
     return escape(f"[default: {value}]")
+
+
+def _choice_help(kind: Kind) -> str:
+    return f"{kind.help}: {', '.join(kind.choices)}. {_default(str(kind.default))}"
+
+
+def _completer(kind_name: str) -> Callable[[str], list[str]]:
+    """Shell completion of a kind's values."""
+
+    def complete(incomplete: str) -> list[str]:
+        choices = load_catalog().kind(kind_name).choices
+        return [value for value in choices if value.startswith(incomplete.lower())]
+
+    return complete
 
 
 def _version_callback(value: bool) -> None:
@@ -91,23 +113,33 @@ def _root(
 def _errors_to_exit_codes() -> Iterator[None]:
     """Print a ``ScaffoldError`` as message + hint on stderr and exit with its code.
 
-    An ``OSError`` that escaped (a path that cannot be read or written) is reported the same way.
+    An ``OSError`` that escaped (a path that cannot be read or written) is reported the same
+    way; Ctrl-C says that nothing was left half-written and exits 130.
     """
+    from chatkit_scaffold.plan import path_error
+
+    err = Console(stderr=True)
     try:
         try:
             yield
         except OSError as exc:
             raise path_error(Path(exc.filename or "."), exc) from exc
     except ScaffoldError as exc:
-        err = Console(stderr=True)
         err.print(f"[bold red]Error:[/] {escape(exc.message)}", soft_wrap=True)
         if exc.hint:
             err.print(f"[yellow]Hint:[/] {escape(exc.hint)}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("\nAborted: nothing was written.")
+        raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
 
 
 def _is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+_catalog = load_catalog()
+_kinds = _catalog.kinds
 
 
 @app.command()
@@ -121,28 +153,50 @@ def new(
         ),
     ],
     database: Annotated[
-        str | None, typer.Option(help=_choice_help("database"), show_default=False)
+        str | None,
+        typer.Option(
+            metavar="VALUE",
+            help=_choice_help(_kinds["database"]),
+            show_default=False,
+            autocompletion=_completer("database"),
+        ),
     ] = None,
     file_store: Annotated[
-        str | None, typer.Option(help=_choice_help("file_store"), show_default=False)
+        str | None,
+        typer.Option(
+            metavar="VALUE",
+            help=_choice_help(_kinds["file_store"]),
+            show_default=False,
+            autocompletion=_completer("file_store"),
+        ),
     ] = None,
     provider: Annotated[
-        str | None, typer.Option(help=_choice_help("provider"), show_default=False)
+        str | None,
+        typer.Option(
+            metavar="VALUE",
+            help=_choice_help(_kinds["provider"]),
+            show_default=False,
+            autocompletion=_completer("provider"),
+        ),
     ] = None,
-    auth: Annotated[str | None, typer.Option(help=_choice_help("auth"), show_default=False)] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            metavar="VALUE",
+            help=_choice_help(_kinds["auth"]),
+            show_default=False,
+            autocompletion=_completer("auth"),
+        ),
+    ] = None,
     agent: Annotated[
         list[str] | None,
-        typer.Option(
-            metavar="NAME",
-            help="A specialist agent the entry agent hands off to (repeatable).",
-            show_default=False,
-        ),
+        typer.Option(metavar="NAME", help=_kinds[AGENT_KIND].help + ".", show_default=False),
     ] = None,
     docker: Annotated[
         bool | None,
         typer.Option(
             "--docker/--no-docker",
-            help=f"Dockerfile, .dockerignore and compose.yaml. {_default('--docker')}",
+            help=f"{_kinds['docker'].help}. {_default('--docker')}",
             show_default=False,
         ),
     ] = None,
@@ -156,14 +210,21 @@ def new(
     output_dir: Annotated[
         Path | None,
         typer.Option(
-            "--output-dir", "-o", help=f"Target folder. {_default('./NAME')}", show_default=False
+            "--output-dir",
+            "-o",
+            metavar="DIR",
+            help=f"Target folder. {_default('./NAME')}",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
     """Create a new ChatKit backend project in ./NAME (or --output-dir)."""
+    from chatkit_scaffold.plan import ensure_empty_target
+    from chatkit_scaffold.project import new_project
+
     console = Console()
     with _errors_to_exit_codes():
-        flags = {
+        flags: dict[str, object] = {
             "database": database,
             "file_store": file_store,
             "provider": provider,
@@ -176,7 +237,9 @@ def new(
         ProjectOptions.parse(given)  # bad flags fail before any prompt
         target = output_dir if output_dir is not None else Path(name)
         ensure_empty_target(target.resolve())
-        missing = [field for field, _ in prompted_fields() if field not in given]
+        missing = [kind.name for kind in _catalog.options() if kind.name not in given]
+        if "agents" not in given:
+            missing.append("agents")
         if missing and not yes:
             if _is_interactive():
                 given.update(_ask(console, missing))
@@ -185,12 +248,7 @@ def new(
         options = ProjectOptions.parse(given)
         plan = new_project(options, target, dry_run=dry_run)
     if dry_run:
-        console.print(_file_tree(plan))
-        console.print(
-            f"Dry run: {len(plan.changes)} files ({decimal(plan.total_bytes)}) would be written "
-            f"to {escape(str(plan.root))}; nothing was written.",
-            soft_wrap=True,
-        )
+        _print_tree(console, plan)
         return
     console.print(
         f"[green]Created[/] {escape(str(plan.root))} ({len(plan.changes)} files).", soft_wrap=True
@@ -198,29 +256,36 @@ def new(
     _print_next_steps(console, options, plan.root)
 
 
-def _ask(console: Console, fields: list[str]) -> dict[str, object]:
+def _ask(console: Console, missing: list[str]) -> dict[str, object]:
     """Ask for each missing answer on the terminal, showing its default."""
+    from rich.prompt import Confirm, Prompt
+
     answers: dict[str, object] = {}
-    for field, question in prompted_fields():
-        if field not in fields:
+    for kind in _catalog.options():
+        if kind.name not in missing:
             continue
-        if field == "docker":
-            answers[field] = Confirm.ask(
-                question.prompt, default=bool(default_value(field)), console=console
-            )
-        elif field == "agents":
-            answers[field] = _ask_agents(console, question.prompt)
-        else:
-            answers[field] = Prompt.ask(
-                question.prompt,
-                choices=choices(field),
-                default=str(default_value(field)),
+        if kind.cardinality == "flag":
+            answers[kind.name] = Confirm.ask(kind.prompt, default=bool(kind.default), console=console)
+            continue
+        while True:
+            raw = Prompt.ask(
+                f"{kind.prompt} [magenta]\\[{'/'.join(kind.choices)}][/]",
+                default=str(kind.default),
                 console=console,
             )
+            try:
+                answers[kind.name] = parse_choice(kind, raw, kind.prompt)
+                break
+            except InvalidValue as exc:
+                console.print(f"[red]{escape(exc.message)}[/]")
+    if "agents" in missing:
+        answers["agents"] = _ask_agents(console, _kinds[AGENT_KIND].prompt)
     return answers
 
 
 def _ask_agents(console: Console, prompt: str) -> tuple[str, ...]:
+    from rich.prompt import Prompt
+
     while True:
         text = Prompt.ask(
             f"{prompt} (comma-separated, blank for none)",
@@ -229,20 +294,22 @@ def _ask_agents(console: Console, prompt: str) -> tuple[str, ...]:
             console=console,
         )
         names = tuple(part.strip() for part in text.split(",") if part.strip())
-        try:
-            for agent_name in names:
+        problems: list[str] = []
+        for agent_name in names:
+            try:
                 validate_agent_name(agent_name)
-        except InvalidValue as exc:
-            console.print(f"[red]{escape(exc.message)}[/] {escape(exc.hint or '')}")
-            continue
+            except InvalidValue as exc:
+                problems.append(f"{exc.message} {exc.hint or ''}".strip())
         if len(set(names)) != len(names):
-            console.print("[red]Give each agent once.[/]")
-            continue
-        return names
+            problems.append("Give each agent once.")
+        if not problems:
+            return names
+        for problem in problems:
+            console.print(f"[red]{escape(problem)}[/]")
 
 
-def _note_defaults(fields: list[str]) -> None:
-    taken = ", ".join(_shown(field) for field in fields)
+def _note_defaults(missing: list[str]) -> None:
+    taken = ", ".join(_shown(name) for name in missing)
     Console(stderr=True).print(
         f"No terminal to prompt on: using the defaults {escape(taken)}. "
         "Pass the flags, or --yes to accept the defaults silently.",
@@ -250,18 +317,21 @@ def _note_defaults(fields: list[str]) -> None:
     )
 
 
-def _shown(field: str) -> str:
+def _shown(name: str) -> str:
     """A default as the flags that give it, e.g. ``--database sqlite`` or ``--docker``."""
-    value = default_value(field)
-    if field == "docker":
-        return "--docker" if value else "--no-docker"
-    if field == "agents":
+    if name == "agents":
         return "no --agent"
-    return f"{QUESTIONS[field].flag} {value}"
+    kind = _kinds[name]
+    if kind.cardinality == "flag":
+        return "--docker" if kind.default else "--no-docker"
+    return f"{kind.flag} {kind.default}"
 
 
-def _file_tree(plan: Plan) -> Tree:
-    """Every file of a plan as a tree with sizes."""
+def _print_tree(console: Console, plan: Plan) -> None:
+    """Every file of a dry run as a tree with sizes, then the totals."""
+    from rich.filesize import decimal
+    from rich.tree import Tree
+
     tree = Tree(f"[bold]{escape(str(plan.root))}[/]")
     folders: dict[PurePosixPath, Tree] = {PurePosixPath("."): tree}
     for change in plan.changes:
@@ -273,33 +343,46 @@ def _file_tree(plan: Plan) -> Tree:
                 folders[folder] = folders[parent].add(f"[bold blue]{escape(part)}/[/]")
             parent = folder
         folders[parent].add(f"{escape(path.name)} [dim]{decimal(len(change.new))}[/]")
-    return tree
+    console.print(tree)
+    console.print(
+        f"Dry run: {len(plan.changes)} files ({decimal(plan.total_bytes)}) would be written "
+        f"to {escape(str(plan.root))}; nothing was written.",
+        soft_wrap=True,
+    )
 
 
 def _print_next_steps(console: Console, options: ProjectOptions, root: Path) -> None:
+    from rich.panel import Panel
+
+    from chatkit_scaffold.render import setup_steps_for
+
     try:
         shown = os.path.relpath(root)
     except ValueError:
         shown = str(root)
     if shown.startswith(".."):
         shown = str(root)
-    key = _API_KEY_VARIABLE[options.provider.value]
     steps = [] if shown == "." else [f"cd {shlex.quote(shown)}"]
-    steps += ["uv sync", "uv run pytest", f"uv run uvicorn {options.package_name}.main:app"]
-    commands = "\n".join(steps)
+    steps += [
+        "uv sync",
+        "uv run pytest",
+        "cp .env.example .env",
+        f"uv run uvicorn {options.package_name}.main:app",
+    ]
+    console.print(Panel(escape("\n".join(steps)), title="Next steps", expand=False))
+    setup = setup_steps_for(options.answers(), options.components())
+    needed = ", ".join(step.replace("`", "") for step in setup)
     console.print(
-        Panel(
-            f"{escape(commands)}\n\n[dim]Before serving, set {key}; .env.example lists every "
-            "variable.[/]",
-            title="Next steps",
-            expand=False,
-        )
+        f"Before serving, fill in {escape(needed)} in .env; .env.example lists every variable.",
+        soft_wrap=True,
     )
 
 
 ProjectOption = Annotated[
     Path,
-    typer.Option("--project", help=f"The project folder. {_default('.')}", show_default=False),
+    typer.Option(
+        "--project", metavar="DIR", help=f"The project folder. {_default('.')}", show_default=False
+    ),
 ]
 GrowDryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
@@ -318,54 +401,80 @@ def add_agent(
     ],
     instructions: Annotated[
         str | None,
-        typer.Option(help=f"The agent's instructions. {_default('a generic specialist prompt')}"),
+        typer.Option(
+            metavar="TEXT",
+            help=f"The agent's instructions. {_default('a generic specialist prompt')}",
+        ),
     ] = None,
     project: ProjectOption = Path("."),
     dry_run: GrowDryRunOption = False,
 ) -> None:
     """Add a specialist agent (module + test); the entry agent hands off to it."""
+    from chatkit_scaffold.grow import add_agent as grow_add_agent
+
     with _errors_to_exit_codes():
         plan = grow_add_agent(project, name, instructions, dry_run=dry_run)
     _print_changes(Console(), plan, dry_run)
 
 
-@app.command("add-store")
-def add_store(
-    backend: Annotated[
-        str,
-        typer.Argument(
-            metavar="BACKEND",
-            help=f"Store backend: {', '.join(choices('database'))}.",
-            show_default=False,
-        ),
-    ],
-    project: ProjectOption = Path("."),
-    dry_run: GrowDryRunOption = False,
-) -> None:
-    """Add a store backend (module, dependency, compose service, tests); DATABASE_URL picks it."""
-    with _errors_to_exit_codes():
-        plan = grow_add_store(project, backend, dry_run=dry_run)
-    _print_changes(Console(), plan, dry_run)
+def _grow_command(kind: Kind) -> Callable[..., None]:
+    """The ``add-<kind>`` command of a kind with one argument: the value to add."""
+
+    def command(value: str, project: Path = Path("."), dry_run: bool = False) -> None:
+        from chatkit_scaffold.grow import add_component
+
+        with _errors_to_exit_codes():
+            plan = add_component(project, kind.name, value, dry_run=dry_run)
+        _print_changes(Console(), plan, dry_run)
+
+    command.__doc__ = kind.grow_help
+    command.__annotations__ = {
+        "value": Annotated[
+            str,
+            typer.Argument(
+                metavar=kind.argument,
+                help=f"{kind.help}: {', '.join(kind.choices)}.",
+                show_default=False,
+                autocompletion=_completer(kind.name),
+            ),
+        ],
+        "project": ProjectOption,
+        "dry_run": GrowDryRunOption,
+        "return": None,
+    }
+    return command
+
+
+for _kind in _kinds.values():
+    if _kind.grow_command and _kind.cardinality != "named":
+        app.command(_kind.grow_command)(_grow_command(_kind))
 
 
 def _print_changes(console: Console, plan: Plan, dry_run: bool) -> None:
+    from rich.filesize import decimal
+    from rich.table import Table
+
+    from chatkit_scaffold.manifest import MANIFEST_NAME
+    from chatkit_scaffold.plan import Action
+
     for note in plan.notes:
         console.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True)
     if not plan.writes:
         console.print("Nothing to do: the project already has everything this command adds.")
         return
+    styles = {Action.CREATE: "green", Action.MODIFY: "yellow", Action.DELETE: "red"}
     table = Table(show_header=True, header_style="bold")
     table.add_column("action")
     table.add_column("file")
     table.add_column("size", justify="right")
     for change in plan.writes:
-        style = "green" if change.action is Action.CREATE else "yellow"
+        style = styles.get(change.action, "magenta")
         table.add_row(
             f"[{style}]{change.action.value}[/]", escape(change.path), decimal(len(change.new))
         )
     console.print(table)
     for change in plan.writes:
-        if change.action is Action.MODIFY and change.path != MANIFEST_NAME:
+        if change.action is not Action.CREATE and change.path != MANIFEST_NAME:
             _print_diff(console, change.diff())
     if dry_run:
         console.print("Dry run: nothing was written.")
@@ -383,3 +492,4 @@ def _print_diff(console: Console, diff: str) -> None:
 def main() -> None:
     """Entry point of the ``chatkit-scaffold`` script."""
     app()
+

@@ -1,8 +1,11 @@
 """``.chatkit-scaffold.json``: what was generated, so later commands know the project.
 
-It records the tool version, the answers, the components (agents, stores) and the sha256 of
-every generated file as generated; ``add-agent`` and ``add-store`` compare a file on disk with its
-recorded hash to tell the user's edits from the tool's output.
+It records the tool version that generated the files, the answers, the components and the
+sha256 of every generated file as generated; the grow commands and ``update`` compare a file on
+disk with its recorded hash to tell the user's edits from the tool's output.
+
+Version 2 lists components as ``{kind, value, name?, params}``. Version 1 (chatkit-scaffold
+0.1.0) kept agents and stores apart; it is read and converted, so old projects keep working.
 """
 
 from __future__ import annotations
@@ -10,45 +13,47 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from chatkit_scaffold.catalog import Catalog, load_catalog
 from chatkit_scaffold.errors import RefusedError
 
 MANIFEST_NAME = ".chatkit-scaffold.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 
 class Answers(BaseModel):
-    """The answers a project was generated with (the Copier data, minus components)."""
+    """The answers a project was generated with: its name and one value per option.
 
-    model_config = ConfigDict(extra="allow")
+    For a kind that may hold several values (databases) the answer is the default one.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     project_name: str
     package_name: str
-    database: str
-    file_store: str
-    provider: str
-    auth: str
-    docker: bool
+
+    def option(self, kind: str) -> Any:
+        """The answer for one option (``database``, ``docker``, ...)."""
+        return (self.model_extra or {}).get(kind)
 
 
-class AgentComponent(BaseModel):
-    """A specialist agent added by ``new --agent`` or ``add-agent``."""
+class Component(BaseModel):
+    """One component of a project: a value of a kind, named for named kinds (agents)."""
 
-    name: str
-    instructions: str
+    model_config = ConfigDict(frozen=True)
 
+    kind: str
+    value: str
+    name: str | None = None
+    params: dict[str, str] = {}
 
-class Components(BaseModel):
-    """Parts added on top of the project template."""
-
-    agents: list[AgentComponent] = []
-    stores: list[str] = []
-
-    def agent(self, name: str) -> AgentComponent | None:
-        """The recorded agent of that name, if any."""
-        return next((agent for agent in self.agents if agent.name == name), None)
+    @property
+    def label(self) -> str:
+        """How messages name it: ``database postgres``, ``agent billing``."""
+        return f"{self.kind} {self.name or self.value}"
 
 
 class Manifest(BaseModel):
@@ -56,16 +61,23 @@ class Manifest(BaseModel):
 
     manifest_version: int = MANIFEST_VERSION
     tool_version: str
-    template_version: str
     answers: Answers
-    components: Components
+    components: list[Component]
     files: dict[str, str]
 
     def to_bytes(self) -> bytes:
         """The file's bytes: stable, indented JSON with a final newline."""
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude_none=True)
         data["files"] = dict(sorted(self.files.items()))
         return (json.dumps(data, indent=2) + "\n").encode()
+
+    def named(self, kind: str, name: str) -> Component | None:
+        """The recorded component of a named kind with that name, if any."""
+        return next((c for c in self.components if c.kind == kind and c.name == name), None)
+
+    def of_kind(self, kind: str) -> list[Component]:
+        """The recorded components of one kind, in order."""
+        return [component for component in self.components if component.kind == kind]
 
 
 def sha256(content: bytes) -> str:
@@ -73,8 +85,11 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def read_manifest(project_dir: Path) -> Manifest:
-    """Load a project's manifest; a folder that is not a generated project is refused."""
+def read_manifest(project_dir: Path, catalog: Catalog | None = None) -> Manifest:
+    """Load a project's manifest; a folder that is not a generated project is refused.
+
+    Values the catalog does not know are reported as a problem of the manifest file.
+    """
     if not project_dir.is_dir():
         raise RefusedError(
             f"{project_dir} is not a folder.",
@@ -88,20 +103,96 @@ def read_manifest(project_dir: Path) -> Manifest:
             "--project DIR.",
         )
     try:
-        manifest = Manifest.model_validate_json(path.read_bytes())
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'file'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise RefusedError(
-            f"{path} is not a valid chatkit-scaffold manifest ({problems}).",
-            "Restore it from version control; the tool needs it to know the project.",
-        ) from None
+        data = json.loads(path.read_bytes())
+        if not isinstance(data, dict):
+            raise ValueError("the file is not a JSON object")
+        if data.get("manifest_version", 1) == 1:
+            data = _from_version_1(data)
+        manifest = Manifest.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        raise _invalid(path, _describe(exc)) from None
     if manifest.manifest_version > MANIFEST_VERSION:
         raise RefusedError(
             f"{path} was written by a newer chatkit-scaffold (manifest version "
             f"{manifest.manifest_version}).",
-            "Upgrade the tool: pip install --upgrade chatkit-scaffold",
+            "Upgrade the tool: uv tool upgrade chatkit-scaffold",
         )
+    problems = check_components(manifest, catalog or load_catalog())
+    if problems:
+        raise _invalid(path, "; ".join(problems))
     return manifest
+
+
+def check_components(manifest: Manifest, catalog: Catalog) -> list[str]:
+    """What in the manifest's answers and components the catalog does not allow."""
+    problems: list[str] = []
+    for kind in catalog.kinds.values():
+        present = manifest.of_kind(kind.name)
+        answer = manifest.answers.option(kind.name)
+        values = [component.value for component in present]
+        for value in values:
+            if value not in kind.choices:
+                problems.append(
+                    f"{kind.name} '{value}' is not one of {', '.join(kind.choices)}"
+                )
+        if kind.cardinality == "one" and len(present) != 1:
+            problems.append(f"exactly one {kind.name} component is required, found {len(present)}")
+        if kind.cardinality in ("one", "many") and answer not in values:
+            problems.append(f"answers.{kind.name} is {answer!r}, not one of its components")
+        if kind.cardinality == "flag" and bool(answer) != bool(present):
+            problems.append(f"answers.{kind.name} is {answer!r} but the components disagree")
+        if kind.cardinality == "named":
+            names = [component.name for component in present]
+            if any(not name for name in names) or len(set(names)) != len(names):
+                problems.append(f"each {kind.name} needs a unique name")
+    unknown = {c.kind for c in manifest.components} - set(catalog.kinds)
+    problems.extend(f"unknown component kind '{kind}'" for kind in sorted(unknown))
+    return problems
+
+
+def _from_version_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A 0.1.0 manifest in the version-2 shape (the recorded tool version is kept)."""
+    answers = dict(data.get("answers") or {})
+    old = dict(data.get("components") or {})
+    components: list[dict[str, Any]] = [
+        {"kind": "database", "value": store} for store in old.get("stores") or []
+    ]
+    components += [
+        {"kind": "file_store", "value": answers.get("file_store")},
+        {"kind": "provider", "value": answers.get("provider")},
+        {"kind": "auth", "value": answers.get("auth")},
+    ]
+    if answers.get("docker"):
+        components.append({"kind": "docker", "value": "on"})
+    components += [
+        {
+            "kind": "agent",
+            "value": "specialist",
+            "name": agent.get("name"),
+            "params": {"instructions": agent.get("instructions", "")},
+        }
+        for agent in old.get("agents") or []
+    ]
+    return {
+        "manifest_version": 1,
+        "tool_version": data.get("tool_version"),
+        "answers": answers,
+        "components": components,
+        "files": data.get("files"),
+    }
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'file'}: {error['msg']}"
+            for error in exc.errors()
+        )
+    return str(exc)
+
+
+def _invalid(path: Path, problems: str) -> RefusedError:
+    return RefusedError(
+        f"{path} is not a valid chatkit-scaffold manifest ({problems}).",
+        "Restore it from version control; the tool needs it to know the project.",
+    )

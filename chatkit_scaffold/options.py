@@ -1,9 +1,9 @@
-"""The answers of ``new``: one typed model for flags, prompts, defaults and validation.
+"""The answers of ``new``: one typed value for NAME, each option and the agents.
 
-``ProjectOptions`` is the single source of truth. The CLI reads each field's ``Question`` (flag
-and prompt text), its default and, for choices, its enum; every value, whether it came from a
-flag, a prompt or a default, goes through ``ProjectOptions.parse`` so that errors always name the
-flag, the bad value, the allowed values and a close match.
+The options and their values come from the component catalog (``catalog.py``), never from a
+list kept here. Every value, whether it came from a flag, a prompt or a default, goes through
+``ProjectOptions.parse``, which reports every problem at once: the flag, the bad value, the
+allowed values and a close match. Choice values are matched without regard to case.
 """
 
 from __future__ import annotations
@@ -14,55 +14,15 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 from importlib.resources import files
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
-
+from chatkit_scaffold.catalog import Catalog, Kind, load_catalog
 from chatkit_scaffold.errors import UsageError
-from chatkit_scaffold.templates import project_template
 
-
-class Database(StrEnum):
-    """Store backend the project runs on by default."""
-
-    SQLITE = "sqlite"
-    POSTGRES = "postgres"
-
-
-class FileStore(StrEnum):
-    """Where attachment bytes live (``none`` disables attachments)."""
-
-    NONE = "none"
-    LOCAL = "local"
-    S3 = "s3"
-
-
-class Provider(StrEnum):
-    """Model provider the generated ``create_model()`` targets by default."""
-
-    OPENAI = "openai"
-    GEMINI = "gemini"
-    LITELLM = "litellm"
-    OPENAI_COMPATIBLE = "openai-compatible"
-
-
-class Auth(StrEnum):
-    """How requests are authenticated."""
-
-    NONE = "none"
-    JWT = "jwt"
-
-
-@dataclass(frozen=True)
-class Question:
-    """How a field is asked for: its command-line flag and its interactive prompt."""
-
-    flag: str
-    prompt: str
-
+if TYPE_CHECKING:
+    from chatkit_scaffold.manifest import Component
 
 #: Longest project NAME: it is a folder name and a package name, so it must fit every filesystem.
 MAX_PROJECT_NAME_LENGTH = 64
@@ -70,21 +30,23 @@ MAX_PROJECT_NAME_LENGTH = 64
 #: Package names the generated project's own layout takes besides its test helpers.
 _LAYOUT_MODULES = frozenset({"tests", "src"})
 
-#: Matches a template file name: optional Jinja condition, the name, optional ``endif``.
-_TEMPLATE_FILE = re.compile(r"^(?:\{%.*?%\})?(?P<name>[^{}]*?)(?:\{%.*?%\})?\.jinja$")
-
 #: Module names an agent may not take: the entry agent and the modules next to the specialists.
 RESERVED_AGENT_NAMES = frozenset({"assistant", "specialists", "tools"})
 
 #: Longest agent name: its handoff tool ``transfer_to_<name>`` must fit providers' 64-char cap.
 MAX_AGENT_NAME_LENGTH = 40
 
+#: The named kind ``new --agent`` fills, and the value each agent gets.
+AGENT_KIND = "agent"
+AGENT_VALUE = "specialist"
+
 _DISTRIBUTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _AGENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_TEMPLATE_NAME = re.compile(r"^(?P<name>[^{}]*?)(?:\.jinja)?$")
 
 
 class InvalidValue(ValueError):
-    """A validation failure with a ready-made message and hint (raised inside validators)."""
+    """A validation failure with a ready-made message and hint."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -99,37 +61,59 @@ def package_name_for(name: str) -> str:
 
 def validate_project_name(name: str) -> str:
     """Check NAME as a distribution name whose package name is importable and shadows nothing."""
+    problem = _project_name_problem(name)
+    if problem is not None:
+        message, hint = problem
+        suggestion = suggest_project_name(name)
+        if suggestion is not None:
+            hint = f"{hint} Did you mean '{suggestion}'?" if hint else f"Did you mean '{suggestion}'?"
+        raise InvalidValue(message, hint)
+    return name
+
+
+def suggest_project_name(name: str) -> str | None:
+    """A close NAME that would be accepted, or None (a suggestion is never refused itself)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", name.strip()).strip("-._")
+    cleaned = cleaned[:MAX_PROJECT_NAME_LENGTH].strip("-._")
+    unprefixed = re.sub(r"^test[-_]+", "", cleaned, flags=re.IGNORECASE)
+    candidates = [cleaned, unprefixed, f"{cleaned}-app", f"my-{cleaned}", f"{cleaned}-chat"]
+    if cleaned and cleaned[0].isdigit():
+        candidates.insert(0, f"app-{cleaned}")
+    for candidate in candidates:
+        if candidate and candidate != name and _project_name_problem(candidate) is None:
+            return candidate
+    return None
+
+
+def _project_name_problem(name: str) -> tuple[str, str | None] | None:
+    """Why NAME is refused (message, hint without a suggestion), or None."""
     if not _DISTRIBUTION_NAME.match(name):
-        suggestion = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-._")
-        hint = "Use letters, digits, '-', '_' or '.', starting and ending with a letter or digit."
-        if suggestion and _DISTRIBUTION_NAME.match(suggestion):
-            hint += f" Did you mean '{suggestion}'?"
-        raise InvalidValue(f"Invalid NAME '{name}': not a valid Python distribution name.", hint)
+        return (
+            f"Invalid NAME '{name}': not a valid Python distribution name.",
+            "Use letters, digits, '-', '_' or '.', starting and ending with a letter or digit.",
+        )
     package = package_name_for(name)
     if not package.isidentifier():
-        raise InvalidValue(
+        return (
             f"Invalid NAME '{name}': its package name '{package}' is not a Python identifier.",
             "Start with a letter and use only letters, digits, '-' and '_' (no '.').",
         )
     if len(name) > MAX_PROJECT_NAME_LENGTH:
-        raise InvalidValue(
+        return (
             f"Invalid NAME '{name}': {len(name)} characters, longer than "
             f"{MAX_PROJECT_NAME_LENGTH}.",
             "Pick a shorter name; it becomes the project's folder and package name.",
         )
     if keyword.iskeyword(package):
-        raise InvalidValue(
-            f"Invalid NAME '{name}': its package name '{package}' is a Python keyword.",
-            f"Pick another name, e.g. '{name}-app'.",
-        )
+        return (f"Invalid NAME '{name}': its package name '{package}' is a Python keyword.", None)
     shadowed = _shadowed_module(package)
     if shadowed is not None:
-        raise InvalidValue(
+        return (
             f"Invalid NAME '{name}': its package name '{package}' would shadow {shadowed}, "
             "and the generated project would not install, import or pass its tests.",
-            f"Pick another name, e.g. '{name}-app'.",
+            None,
         )
-    return name
+    return None
 
 
 def _shadowed_module(package: str) -> str | None:
@@ -153,16 +137,22 @@ def reserved_dependency_names() -> frozenset[str]:
     return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
+@cache
 def generated_test_modules() -> frozenset[str]:
-    """Module names of the project template's ``tests/`` files, read from the template."""
-    folder = project_template() / "tests"
+    """Module names of every ``tests/`` file the core and the components can render."""
+    catalog = load_catalog()
+    folders = [catalog.core.folder] + [
+        spec.folder for kind in catalog.kinds.values() for spec in kind.values.values()
+    ]
     names: set[str] = set()
-    if folder.is_dir():
-        for path in folder.iterdir():
-            match = _TEMPLATE_FILE.match(path.name)
-            rendered = match.group("name") if match else path.name
-            if rendered.endswith(".py"):
-                names.add(rendered.removesuffix(".py"))
+    for folder in folders:
+        tests = folder / "files" / "tests"
+        if not tests.is_dir():
+            continue
+        for path in tests.iterdir():
+            match = _TEMPLATE_NAME.match(path.name)
+            if match and match.group("name").endswith(".py"):
+                names.add(match.group("name").removesuffix(".py"))
     return frozenset(names)
 
 
@@ -171,7 +161,7 @@ def validate_agent_name(name: str) -> str:
     if not _AGENT_NAME.match(name):
         suggestion = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
         hint = "Use lower-case letters, digits and '_', starting with a letter."
-        if suggestion and _AGENT_NAME.match(suggestion) and not keyword.iskeyword(suggestion):
+        if suggestion and _agent_name_ok(suggestion):
             hint += f" Did you mean '{suggestion}'?"
         raise InvalidValue(
             f"Invalid agent name '{name}': not a lower-case Python identifier.", hint
@@ -195,6 +185,15 @@ def validate_agent_name(name: str) -> str:
     return name
 
 
+def _agent_name_ok(name: str) -> bool:
+    return (
+        _AGENT_NAME.match(name) is not None
+        and len(name) <= MAX_AGENT_NAME_LENGTH
+        and not keyword.iskeyword(name)
+        and name not in RESERVED_AGENT_NAMES
+    )
+
+
 def default_instructions(agent_name: str) -> str:
     """Instructions of a specialist agent created without ``--instructions``."""
     topic = agent_name.replace("_", " ")
@@ -204,51 +203,85 @@ def default_instructions(agent_name: str) -> str:
     )
 
 
-class ProjectOptions(BaseModel):
-    """Everything ``new`` needs to generate a project."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: Annotated[str, Question("NAME", "Project name")]
-    database: Annotated[Database, Question("--database", "Database")] = Database.SQLITE
-    file_store: Annotated[FileStore, Question("--file-store", "File store for attachments")] = (
-        FileStore.LOCAL
+def parse_choice(kind: Kind, raw: object, label: str | None = None) -> str | bool:
+    """A value of ``kind`` from a flag or a prompt (any case); ``InvalidValue`` otherwise."""
+    if kind.cardinality == "flag":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("y", "yes", "true", "on", "1"):
+            return True
+        if text in ("n", "no", "false", "off", "0"):
+            return False
+        raise InvalidValue(f"Invalid value for {label or kind.flag}: '{raw}'. Answer yes or no.")
+    text = str(raw).strip()
+    by_lower = {choice.lower(): choice for choice in kind.choices}
+    if text.lower() in by_lower:
+        return by_lower[text.lower()]
+    close = difflib.get_close_matches(text.lower(), list(by_lower), n=1, cutoff=0.6)
+    suggestion = f" Did you mean '{by_lower[close[0]]}'?" if close else ""
+    raise InvalidValue(
+        f"Invalid value for {label or kind.flag}: '{raw}'. Allowed values: "
+        f"{', '.join(kind.choices)}.{suggestion}"
     )
-    provider: Annotated[Provider, Question("--provider", "Model provider")] = Provider.OPENAI
-    auth: Annotated[Auth, Question("--auth", "Authentication")] = Auth.NONE
-    docker: Annotated[
-        bool, Question("--docker/--no-docker", "Add a Dockerfile, .dockerignore and compose.yaml?")
-    ] = True
-    agents: Annotated[
-        tuple[str, ...],
-        Question("--agent", "Specialist agents besides the entry agent"),
-    ] = ()
 
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        return validate_project_name(value)
 
-    @field_validator("agents")
-    @classmethod
-    def _check_agents(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        seen: set[str] = set()
-        for name in value:
-            validate_agent_name(name)
-            if name in seen:
-                raise InvalidValue(
-                    f"Invalid --agent '{name}': given more than once.", "Give each agent once."
-                )
-            seen.add(name)
-        return value
+@dataclass(frozen=True)
+class ProjectOptions:
+    """Everything ``new`` needs: NAME, one value per option, and the agents."""
+
+    name: str
+    choices: Mapping[str, str | bool]
+    agents: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, values: Mapping[str, object]) -> ProjectOptions:
-        """Validate raw answers (strings from flags or prompts); bad input raises ``UsageError``."""
+    def parse(cls, values: Mapping[str, object], catalog: Catalog | None = None) -> ProjectOptions:
+        """Validate raw answers (from flags, prompts or defaults); ``UsageError`` lists them all.
+
+        ``values`` holds ``name``, any option by its kind name (``database``, ``docker``...)
+        and ``agents``; options not given take their default.
+        """
+        catalog = catalog or load_catalog()
+        messages: list[str] = []
+        hints: list[str] = []
+
+        def fail(exc: InvalidValue) -> None:
+            messages.append(exc.message)
+            if exc.hint and exc.hint not in hints:
+                hints.append(exc.hint)
+
+        known = {"name", "agents", *(kind.name for kind in catalog.options())}
+        for key in sorted(set(values) - known):
+            messages.append(f"Unknown option '{key}'.")
+        name = str(values.get("name", ""))
         try:
-            return cls.model_validate(dict(values))
-        except ValidationError as exc:
-            raise _usage_error(exc) from None
+            validate_project_name(name)
+        except InvalidValue as exc:
+            fail(exc)
+        chosen: dict[str, str | bool] = {}
+        for kind in catalog.options():
+            raw = values.get(kind.name)
+            if raw is None:
+                assert kind.default is not None
+                chosen[kind.name] = kind.default
+                continue
+            try:
+                chosen[kind.name] = parse_choice(kind, raw)
+            except InvalidValue as exc:
+                fail(exc)
+        agents = tuple(str(agent) for agent in values.get("agents") or ())  # type: ignore[attr-defined]
+        seen: set[str] = set()
+        for agent in agents:
+            try:
+                validate_agent_name(agent)
+            except InvalidValue as exc:
+                fail(exc)
+            if agent in seen:
+                fail(InvalidValue(f"Invalid --agent '{agent}': given more than once.", None))
+            seen.add(agent)
+        if messages:
+            raise UsageError("\n".join(messages), " ".join(hints) or None)
+        return cls(name=name, choices=chosen, agents=agents)
 
     @property
     def package_name(self) -> str:
@@ -256,74 +289,34 @@ class ProjectOptions(BaseModel):
         return package_name_for(self.name)
 
     def answers(self) -> dict[str, object]:
-        """The project's answers as recorded in the manifest (agents are components)."""
-        return {
-            "project_name": self.name,
-            "package_name": self.package_name,
-            "database": self.database.value,
-            "file_store": self.file_store.value,
-            "provider": self.provider.value,
-            "auth": self.auth.value,
-            "docker": self.docker,
-        }
+        """The answers as the manifest records them: name, package and one value per option."""
+        return {"project_name": self.name, "package_name": self.package_name, **self.choices}
 
+    def components(self, catalog: Catalog | None = None) -> list[Component]:
+        """The components a new project with these answers is made of."""
+        from chatkit_scaffold.manifest import Component
 
-def _questions() -> dict[str, Question]:
-    found: dict[str, Question] = {}
-    for field_name, info in ProjectOptions.model_fields.items():
-        for item in info.metadata:
-            if isinstance(item, Question):
-                found[field_name] = item
-    return found
-
-
-#: Each field's flag and prompt, in prompt order.
-QUESTIONS: dict[str, Question] = _questions()
-
-
-def prompted_fields() -> Iterator[tuple[str, Question]]:
-    """The fields asked for interactively (all but NAME), in order."""
-    for field_name, question in QUESTIONS.items():
-        if field_name != "name":
-            yield field_name, question
-
-
-def choices(field_name: str) -> list[str]:
-    """The values a choice field accepts."""
-    annotation = ProjectOptions.model_fields[field_name].annotation
-    if not (isinstance(annotation, type) and issubclass(annotation, StrEnum)):
-        raise TypeError(f"{field_name} is not a choice field")
-    return [member.value for member in annotation]
-
-
-def default_value(field_name: str) -> object:
-    """A field's default as the CLI shows it (enum values as plain strings)."""
-    default = ProjectOptions.model_fields[field_name].default
-    return default.value if isinstance(default, StrEnum) else default
-
-
-def _usage_error(exc: ValidationError) -> UsageError:
-    messages: list[str] = []
-    hints: list[str] = []
-    for error in exc.errors():
-        field_name = str(error["loc"][0]) if error["loc"] else ""
-        question = QUESTIONS.get(field_name)
-        label = question.flag if question else field_name
-        if error["type"] == "enum":
-            bad = str(error["input"])
-            allowed = choices(field_name)
-            close = difflib.get_close_matches(bad.lower(), allowed, n=1, cutoff=0.6)
-            suggestion = f" Did you mean '{close[0]}'?" if close else ""
-            messages.append(
-                f"Invalid value for {label}: '{bad}'. Allowed values: {', '.join(allowed)}."
-                + suggestion
+        catalog = catalog or load_catalog()
+        result: list[Component] = []
+        for kind in catalog.options():
+            value = self.choices[kind.name]
+            if kind.cardinality == "flag":
+                if value:
+                    result.append(Component(kind=kind.name, value=kind.choices[0]))
+            else:
+                result.append(Component(kind=kind.name, value=str(value)))
+        result += [
+            Component(
+                kind=AGENT_KIND,
+                value=AGENT_VALUE,
+                name=agent,
+                params={"instructions": default_instructions(agent)},
             )
-            continue
-        cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, InvalidValue):
-            messages.append(cause.message)
-            if cause.hint:
-                hints.append(cause.hint)
-            continue
-        messages.append(f"Invalid value for {label}: {error['input']!r}: {error['msg']}.")
-    return UsageError("\n".join(messages), " ".join(hints) or None)
+            for agent in self.agents
+        ]
+        return result
+
+
+def option_kinds(catalog: Catalog | None = None) -> Iterator[Kind]:
+    """The kinds ``new`` asks for, in prompt order."""
+    return (catalog or load_catalog()).options()

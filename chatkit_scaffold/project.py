@@ -5,15 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatkit_scaffold import __version__
-from chatkit_scaffold.manifest import (
-    MANIFEST_NAME,
-    AgentComponent,
-    Answers,
-    Components,
-    Manifest,
-    sha256,
-)
-from chatkit_scaffold.options import ProjectOptions, default_instructions
+from chatkit_scaffold.manifest import MANIFEST_NAME, Answers, Manifest, sha256
+from chatkit_scaffold.options import ProjectOptions
 from chatkit_scaffold.plan import Action, FileChange, Plan, apply_new_project, ensure_empty_target
 from chatkit_scaffold.render import render_project
 
@@ -21,22 +14,18 @@ from chatkit_scaffold.render import render_project
 def new_project(options: ProjectOptions, target: Path, *, dry_run: bool = False) -> Plan:
     """Generate a project into ``target`` (which must be missing or empty) and return the plan.
 
-    With ``dry_run`` nothing is written; the plan still lists every file, the manifest included.
+    The project is the core plus one component per option value and per agent. With
+    ``dry_run`` nothing is written; the plan still lists every file, the manifest included.
     """
     target = target.resolve()
     ensure_empty_target(target)
-    agents = [
-        AgentComponent(name=name, instructions=default_instructions(name))
-        for name in options.agents
-    ]
     answers = options.answers()
-    stores = [options.database.value]
-    files = render_project(answers, agents, stores)
+    components = options.components()
+    files = render_project(answers, components)
     manifest = Manifest(
         tool_version=__version__,
-        template_version=__version__,
         answers=Answers.model_validate(answers),
-        components=Components(agents=agents, stores=stores),
+        components=components,
         files={path: sha256(rendered.content) for path, rendered in files.items()},
     )
     changes = [

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from chatkit_scaffold import __version__, cli, render
+from chatkit_scaffold import __version__, cli, grow
 from chatkit_scaffold.manifest import MANIFEST_NAME
 
 runner = CliRunner()
@@ -25,21 +25,20 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def agent_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    template = tmp_path.parent / f"{tmp_path.name}-component"
-    module = template / "src/{{ package_name }}/agents/specialists/{{ agent_name }}.py.jinja"
-    module.parent.mkdir(parents=True)
-    (template / "copier.yml").write_text("_templates_suffix: .jinja\n")
-    module.write_text('INSTRUCTIONS = """{{ agent_instructions }}"""\n')
-    monkeypatch.setattr(render, "component_template", lambda kind: template)
-
-
 def test_help_lists_the_commands() -> None:
     result = runner.invoke(cli.app, ["--help"])
     assert result.exit_code == 0
-    for command in ("new", "add-agent", "add-store"):
+    for command in ("new", "add-agent", "add-store", "add-file-store", "add-auth", "add-provider"):
         assert command in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["new"], ["add-store"], ["add-agent"], ["add-auth"]])
+def test_h_is_help_and_no_option_shows_a_type_tag(command: list[str]) -> None:
+    result = runner.invoke(cli.app, [*command, "-h"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    for tag in ("<bool>", "<str>", "<path>", "<list"):
+        assert tag not in result.output
 
 
 def test_new_help_lists_every_flag_with_its_values() -> None:
@@ -82,6 +81,28 @@ def test_new_with_yes_creates_the_project_and_prints_next_steps(in_tmp: Path) ->
     for step in ("cd my-app", "uv sync", "uv run pytest", "uv run uvicorn my_app.main:app"):
         assert step in output
     assert "GEMINI_API_KEY" in output
+
+
+def test_next_steps_name_every_variable_the_options_require(in_tmp: Path) -> None:
+    args = ["new", "my-app", "-y", "--auth", "jwt", "--file-store", "s3", "--database", "postgres"]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    output = flat(result.output)
+    for variable in ("OPENAI_API_KEY", "DATABASE_URL", "UPLOAD_BUCKET", "JWT_SECRET or JWKS_URL"):
+        assert variable in output
+
+
+def test_ctrl_c_exits_130_and_says_nothing_was_written(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("chatkit_scaffold.project.new_project", interrupted)
+    result = runner.invoke(cli.app, ["new", "my-app", "-y"])
+    assert result.exit_code == 130
+    assert "Aborted: nothing was written." in result.output
+    assert list(in_tmp.iterdir()) == []
 
 
 def test_next_steps_use_the_output_dir(in_tmp: Path) -> None:
@@ -172,7 +193,7 @@ def test_an_os_error_while_growing_is_reported_not_raised(
     def read_only(project_dir: Path, *args: object, **kwargs: object) -> None:
         raise OSError(30, "Read-only file system", str(project_dir / "pyproject.toml"))
 
-    monkeypatch.setattr(cli, "grow_add_agent", read_only)
+    monkeypatch.setattr(grow, "add_agent", read_only)
     result = runner.invoke(cli.app, ["add-agent", "billing"])
     assert result.exit_code == 1
     assert "Read-only file system" in flat(result.output)
@@ -214,11 +235,9 @@ def test_dry_run_prints_the_tree_with_sizes_and_writes_nothing(in_tmp: Path) -> 
     assert "nothing was written" in flat(output)
 
 
-def test_prompts_for_each_choice_not_given(
-    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, agent_component: None
-) -> None:
+def test_prompts_for_each_choice_not_given(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "_is_interactive", lambda: True)
-    answers = "\n".join(["postgres", "mongo", "s3", "", "n", "Billing, support", "billing"])
+    answers = "\n".join(["postgres", "mongo", "S3", "", "n", "Billing, support", "billing"])
     result = runner.invoke(
         cli.app, ["new", "my-app", "--provider", "litellm"], input=answers + "\n"
     )
@@ -226,7 +245,7 @@ def test_prompts_for_each_choice_not_given(
     output = result.output
     assert "Database [sqlite/postgres] (sqlite)" in output
     assert "Model provider" not in output
-    assert "Please select one of the available options" in output
+    assert "Invalid value for File store for attachments: 'mongo'." in flat(output)
     assert "Did you mean 'billing'?" in flat(output)
     manifest = json.loads((in_tmp / "my-app" / MANIFEST_NAME).read_text())
     assert manifest["answers"] == {
@@ -238,7 +257,8 @@ def test_prompts_for_each_choice_not_given(
         "auth": "none",
         "docker": False,
     }
-    assert [agent["name"] for agent in manifest["components"]["agents"]] == ["billing"]
+    agents = [c["name"] for c in manifest["components"] if c["kind"] == "agent"]
+    assert agents == ["billing"]
     assert (in_tmp / "my-app/src/my_app/agents/specialists/billing.py").is_file()
 
 

@@ -1,7 +1,8 @@
-"""add-agent and add-store on small stand-in templates: plans, safety, idempotence, rollback.
+"""The grow engine on small stand-in templates: plans, safety, idempotence, rollback.
 
-The stand-in templates mirror the real ones' shape (conditional store files, dependencies in
-pyproject.toml, a compose file, a README) so every rule of grow.py is exercised exactly.
+The stand-in catalog mirrors the real one's shape (a multi-value database kind with a
+dependency, a compose fragment and a README that lists them; a single-value file store kind
+whose values own different files; named agents), so every rule of grow.py is exercised exactly.
 """
 
 from __future__ import annotations
@@ -9,64 +10,101 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from chatkit_scaffold import cli, plan, render
+from chatkit_scaffold import catalog, cli, options, plan
 from chatkit_scaffold.errors import RefusedError, ScaffoldError, UsageError
-from chatkit_scaffold.grow import add_agent, add_store
+from chatkit_scaffold.grow import add_agent, add_component
 from chatkit_scaffold.manifest import MANIFEST_NAME
 from chatkit_scaffold.options import ProjectOptions, default_instructions
 from chatkit_scaffold.plan import Action
 from chatkit_scaffold.project import new_project
 
-PROJECT_TEMPLATE = {
-    "copier.yml": "_templates_suffix: .jinja\n_envops:\n  keep_trailing_newline: true\n",
-    "pyproject.toml.jinja": (
-        '[project]\nname = "{{ project_name }}"\ndependencies = [\n    "fastapi>=0.115",\n'
-        "{%- if 'sqlite' in stores %}\n"
-        '    "aiosqlite>=0.20",\n'
-        "{%- endif %}\n"
-        "{%- if 'postgres' in stores %}\n"
-        '    "psycopg[binary,pool]>=3.2",\n'
-        "{%- endif %}\n"
-        ']\n\n[dependency-groups]\ndev = [\n    "pytest>=8",\n]\n'
+STAND_IN: dict[str, str] = {
+    "core/component.toml": (
+        'summary = "core"\ndependencies = ["fastapi>=0.115"]\ndev_dependencies = ["pytest>=8"]\n'
     ),
-    "README.md.jinja": "# {{ project_name }}\n\nStores: {{ stores | join(', ') }}\n",
-    ".env.example.jinja": (
-        "DATABASE_URL=sqlite:///./data/app.db\n"
-        "{% if 'postgres' in stores %}# DATABASE_URL=postgresql://localhost/app\n{% endif %}"
+    "core/files/pyproject.toml.jinja": (
+        '[project]\nname = "{{ project_name }}"\ndependencies = [\n'
+        "{%- for requirement in dependencies %}\n"
+        '    "{{ requirement }}",\n'
+        "{%- endfor %}\n"
+        ']\n\n[dependency-groups]\ndev = [\n'
+        "{%- for requirement in dev_dependencies %}\n"
+        '    "{{ requirement }}",\n'
+        "{%- endfor %}\n"
+        "]\n"
     ),
-    "compose.yaml.jinja": (
-        "services:\n  app:\n    build: .\n"
-        "{% if 'postgres' in stores %}  db:\n    image: postgres:16\n{% endif %}"
+    "core/files/README.md.jinja": (
+        "# {{ project_name }}\n\nStores: {{ installed.database | join(', ') }}\n"
     ),
-    "src/{{ package_name }}/stores/{% if 'sqlite' in stores %}sqlite.py{% endif %}.jinja": (
-        "SQLITE = True\n"
+    "core/files/.env.example.jinja": (
+        "{% for value in installed.database %}# DATABASE_URL for {{ value }}\n{% endfor %}"
     ),
-    "src/{{ package_name }}/stores/{% if 'postgres' in stores %}postgres.py{% endif %}.jinja": (
+    "core/files/src/{{ package_name }}/agents/registry.py.jinja": (
+        "AGENTS = {{ named.agent | map(attribute='name') | list }}\n"
+    ),
+    "components/database/kind.toml": (
+        'flag = "--database"\nprompt = "Database"\nhelp = "Database"\ncardinality = "many"\n'
+        'default = "sqlite"\nvalues = ["sqlite", "postgres"]\ngrow = "add-store"\n'
+        'argument = "BACKEND"\norder = 10\n'
+    ),
+    "components/database/sqlite/component.toml": (
+        'summary = "SQLite"\ndependencies = ["aiosqlite>=0.20"]\n'
+    ),
+    "components/database/sqlite/files/src/{{ package_name }}/stores/sqlite.py": "SQLITE = True\n",
+    "components/database/postgres/component.toml": (
+        'summary = "PostgreSQL"\ndependencies = ["psycopg[binary,pool]>=3.2"]\n'
+    ),
+    "components/database/postgres/fragments/compose.services.yaml": (
+        "  db:\n    image: postgres:16\n"
+    ),
+    "components/database/postgres/files/src/{{ package_name }}/stores/postgres.py": (
         "POSTGRES = True\n"
     ),
-    "tests/{% if 'postgres' in stores %}test_store_postgres.py{% endif %}.jinja": (
+    "components/database/postgres/files/tests/test_store_postgres.py.jinja": (
         "from {{ package_name }}.stores import postgres\n"
     ),
-    "src/{{ package_name }}/agents/registry.py.jinja": "AGENTS = {{ agents }}\n",
-}
-
-AGENT_TEMPLATE = {
-    "copier.yml": "_templates_suffix: .jinja\n_envops:\n  keep_trailing_newline: true\n",
-    "src/{{ package_name }}/agents/specialists/{{ agent_name }}.py.jinja": (
-        'INSTRUCTIONS = """{{ agent_instructions }}"""\n'
+    "components/file_store/kind.toml": (
+        'flag = "--file-store"\nprompt = "File store"\nhelp = "File store"\n'
+        'cardinality = "one"\ndefault = "none"\nvalues = ["none", "local"]\n'
+        'grow = "add-file-store"\nargument = "FILE_STORE"\norder = 20\n'
     ),
-    "tests/test_agent_{{ agent_name }}.py.jinja": (
-        "from {{ package_name }}.agents.specialists import {{ agent_name }}\n"
+    "components/file_store/none/component.toml": 'summary = "none"\n',
+    "components/file_store/none/files/src/{{ package_name }}/files.py": "FILES = None\n",
+    "components/file_store/local/component.toml": 'summary = "local"\n',
+    "components/file_store/local/files/src/{{ package_name }}/files.py": "FILES = 'local'\n",
+    "components/file_store/local/files/src/{{ package_name }}/uploads.py": "UPLOADS = True\n",
+    "components/docker/kind.toml": (
+        'flag = "--docker/--no-docker"\nprompt = "Docker?"\nhelp = "Docker files"\n'
+        'cardinality = "flag"\ndefault = true\nvalues = ["on"]\norder = 50\n'
+    ),
+    "components/docker/on/component.toml": 'summary = "Docker files"\n',
+    "components/docker/on/files/compose.yaml.jinja": (
+        "services:\n  app:\n    build: .\n{{ fragments('compose.services.yaml') }}"
+    ),
+    "components/agent/kind.toml": (
+        'flag = "--agent"\nprompt = "Agents"\nhelp = "An agent"\ncardinality = "named"\n'
+        'values = ["specialist"]\ngrow = "add-agent"\nargument = "NAME"\norder = 90\n'
+    ),
+    "components/agent/specialist/component.toml": 'summary = "A specialist"\n',
+    "components/agent/specialist/files/src/{{ package_name }}/agents/specialists/"
+    "{{ component.name }}.py.jinja": 'INSTRUCTIONS = """{{ component.params.instructions }}"""\n',
+    "components/agent/specialist/files/tests/test_agent_{{ component.name }}.py.jinja": (
+        "from {{ package_name }}.agents.specialists import {{ component.name }}\n"
     ),
 }
 
 AGENT_MODULE = "src/my_app/agents/specialists/billing.py"
 REGISTRY = "src/my_app/agents/registry.py"
+
+
+def add_store(project: Path, backend: str, *, dry_run: bool = False) -> plan.Plan:
+    return add_component(project, "database", backend, dry_run=dry_run)
 
 
 def write_template(root: Path, files: dict[str, str]) -> Path:
@@ -96,12 +134,14 @@ def manifest_of(project: Path) -> dict[str, object]:
 @pytest.fixture(autouse=True)
 def stand_in_templates(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = tmp_path_factory.mktemp("templates")
-    project = write_template(root / "project", PROJECT_TEMPLATE)
-    agent = write_template(root / "agent", AGENT_TEMPLATE)
-    monkeypatch.setattr(render, "project_template", lambda: project)
-    monkeypatch.setattr(render, "component_template", lambda kind: agent)
+) -> Iterator[Path]:
+    root = write_template(tmp_path_factory.mktemp("templates"), STAND_IN)
+    monkeypatch.setattr(catalog, "template_root", lambda: root)
+    catalog.load_catalog.cache_clear()
+    options.generated_test_modules.cache_clear()
+    yield root
+    catalog.load_catalog.cache_clear()
+    options.generated_test_modules.cache_clear()
 
 
 @pytest.fixture
@@ -126,10 +166,17 @@ def test_add_agent_creates_module_and_test_and_records_them(project: Path) -> No
     registry = next(change for change in result.changes if change.path == REGISTRY)
     assert "-AGENTS = []\n+AGENTS = ['billing']" in registry.diff()
     manifest = manifest_of(project)
-    assert manifest["components"] == {
-        "agents": [{"name": "billing", "instructions": "Handle invoices."}],
-        "stores": ["sqlite"],
-    }
+    assert manifest["components"] == [
+        {"kind": "database", "value": "sqlite", "params": {}},
+        {"kind": "file_store", "value": "none", "params": {}},
+        {"kind": "docker", "value": "on", "params": {}},
+        {
+            "kind": "agent",
+            "value": "specialist",
+            "name": "billing",
+            "params": {"instructions": "Handle invoices."},
+        },
+    ]
     files = manifest["files"]
     assert isinstance(files, dict)
     for path in (AGENT_MODULE, "tests/test_agent_billing.py", REGISTRY):
@@ -142,10 +189,8 @@ def test_add_agent_twice_changes_nothing_the_second_time(project: Path) -> None:
     second = add_agent(project, "billing")
     assert second.writes == ()
     assert tree_digest(project) == before
-    assert manifest_of(project)["components"] == {
-        "agents": [{"name": "billing", "instructions": default_instructions("billing")}],
-        "stores": ["sqlite"],
-    }
+    [agent] = [c for c in manifest_of(project)["components"] if c["kind"] == "agent"]
+    assert agent["params"] == {"instructions": default_instructions("billing")}
 
 
 def test_add_agent_keeps_the_users_edits_to_an_existing_agent(project: Path) -> None:
@@ -270,7 +315,8 @@ def test_add_store_adds_module_dependency_compose_service_and_tests(project: Pat
     assert "image: postgres:16" in (project / "compose.yaml").read_text()
     assert (project / "src/my_app/stores/sqlite.py").is_file()
     manifest = manifest_of(project)
-    assert manifest["components"] == {"agents": [], "stores": ["sqlite", "postgres"]}
+    databases = [c["value"] for c in manifest["components"] if c["kind"] == "database"]
+    assert databases == ["sqlite", "postgres"]
     answers = manifest["answers"]
     assert isinstance(answers, dict)
     assert answers["database"] == "sqlite"
@@ -281,7 +327,7 @@ def test_add_store_twice_changes_nothing(project: Path) -> None:
     before = tree_digest(project)
     again = add_store(project, "postgres")
     assert again.writes == ()
-    assert again.notes == ("The postgres store is already part of this project.",)
+    assert again.notes == ("The database 'postgres' is already part of this project.",)
     assert tree_digest(project) == before
     assert add_store(project, "sqlite").writes == ()
 
@@ -345,17 +391,75 @@ def test_add_store_bad_backend(project: Path) -> None:
     )
 
 
-def test_add_store_with_templates_that_ignore_stores_fails(
-    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_component_that_renders_nothing_is_a_bug(
+    project: Path, stand_in_templates: Path
 ) -> None:
-    template = write_template(tmp_path / "plain", {"README.md.jinja": "# {{ project_name }}\n"})
-    monkeypatch.setattr(render, "project_template", lambda: template)
+    postgres = stand_in_templates / "components/database/postgres"
+    for path in sorted(postgres.rglob("*"), reverse=True):
+        if path.is_file() and path.name != "component.toml":
+            path.unlink()
+    (postgres / "component.toml").write_text('summary = "PostgreSQL"\n')
+    (stand_in_templates / "core/files/README.md.jinja").write_text("# {{ project_name }}\n")
+    (stand_in_templates / "core/files/.env.example.jinja").write_text("\n")
+    catalog.load_catalog.cache_clear()
     before = tree_digest(project)
     with pytest.raises(ScaffoldError) as caught:
         add_store(project, "postgres")
     assert caught.value.exit_code == 1
-    assert "render nothing for an added postgres store" in caught.value.message
+    assert "render nothing for database postgres" in caught.value.message
     assert tree_digest(project) == before
+
+
+def test_switching_a_single_value_kind_replaces_and_deletes_pristine_files(
+    project: Path,
+) -> None:
+    result = add_component(project, "file_store", "local")
+    actions = {change.path: change.action for change in result.writes}
+    assert actions == {
+        "src/my_app/files.py": Action.MODIFY,
+        "src/my_app/uploads.py": Action.CREATE,
+        MANIFEST_NAME: Action.MODIFY,
+    }
+    assert result.notes == ("The file_store 'local' replaces 'none'.",)
+    manifest = manifest_of(project)
+    assert manifest["answers"]["file_store"] == "local"  # type: ignore[index]
+    assert add_component(project, "file_store", "local").writes == ()
+
+    back = add_component(project, "file_store", "none")
+    assert {c.path: c.action for c in back.writes}["src/my_app/uploads.py"] is Action.DELETE
+    assert not (project / "src/my_app/uploads.py").exists()
+    assert (project / "src/my_app/files.py").read_text() == "FILES = None\n"
+
+
+def test_switching_away_from_an_edited_file_is_refused(project: Path) -> None:
+    add_component(project, "file_store", "local")
+    (project / "src/my_app/uploads.py").write_text("UPLOADS = 'mine'\n")
+    before = tree_digest(project)
+    with pytest.raises(RefusedError) as caught:
+        add_component(project, "file_store", "none")
+    assert caught.value.hint is not None
+    assert "src/my_app/uploads.py: no longer part of the project" in caught.value.hint
+    assert tree_digest(project) == before
+
+
+def test_a_project_of_another_version_must_be_updated_first(project: Path) -> None:
+    manifest = manifest_of(project)
+    manifest["tool_version"] = "0.0.1"
+    (project / MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(RefusedError) as caught:
+        add_agent(project, "billing")
+    assert "generated by chatkit-scaffold 0.0.1" in caught.value.message
+    assert caught.value.hint == "Bring the project to this version first: chatkit-scaffold update"
+
+
+def test_a_manifest_value_the_catalog_does_not_know_is_the_files_problem(project: Path) -> None:
+    manifest = manifest_of(project)
+    manifest["answers"]["database"] = "mongodb"  # type: ignore[index]
+    (project / MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(RefusedError) as caught:
+        add_agent(project, "billing")
+    assert "is not a valid chatkit-scaffold manifest" in caught.value.message
+    assert "answers.database is 'mongodb'" in caught.value.message
 
 
 @pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])

@@ -1,18 +1,25 @@
-"""add-agent and add-store on projects made from the real templates."""
+"""The grow commands on projects made from the real templates."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from chatkit_scaffold import cli
-from chatkit_scaffold.grow import add_agent, add_store
+from chatkit_scaffold.errors import RefusedError
+from chatkit_scaffold.grow import add_agent, add_component
 from chatkit_scaffold.manifest import MANIFEST_NAME
 from chatkit_scaffold.options import ProjectOptions
 from chatkit_scaffold.plan import Action
 from chatkit_scaffold.project import new_project
+
+
+def components_of(project: Path, kind: str) -> list[dict[str, object]]:
+    manifest = json.loads((project / MANIFEST_NAME).read_text())
+    return [component for component in manifest["components"] if component["kind"] == kind]
 
 
 def test_new_with_agents_renders_one_component_each(tmp_path: Path) -> None:
@@ -36,8 +43,8 @@ def test_new_with_agents_renders_one_component_each(tmp_path: Path) -> None:
         module = project / f"src/my_app/agents/specialists/{name}.py"
         assert f'NAME = "{name}"' in module.read_text()
         assert (project / f"tests/test_agent_{name}.py").is_file()
+    assert [agent["name"] for agent in components_of(project, "agent")] == ["billing", "support"]
     manifest = json.loads((project / MANIFEST_NAME).read_text())
-    assert [agent["name"] for agent in manifest["components"]["agents"]] == ["billing", "support"]
     assert "src/my_app/agents/specialists/support.py" in manifest["files"]
 
 
@@ -59,11 +66,9 @@ def test_add_agent_adds_files_keeps_edits_and_is_idempotent(tmp_path: Path) -> N
     assert (project / "README.md").read_text() == "# my-app, edited by its owner\n"
     module = (project / "src/my_app/agents/specialists/billing.py").read_text()
     compile(module, "billing.py", "exec")
-    manifest = json.loads((project / MANIFEST_NAME).read_text())
-    assert manifest["components"]["agents"] == [
-        {"name": "billing", "instructions": 'Handle "invoices"; quote C:\\paths and """.'}
-    ]
-    assert manifest["components"]["stores"] == ["postgres"]
+    [agent] = components_of(project, "agent")
+    assert agent["params"] == {"instructions": 'Handle "invoices"; quote C:\\paths and """.'}
+    assert [c["value"] for c in components_of(project, "database")] == ["postgres"]
     assert add_agent(project, "billing").writes == ()
 
 
@@ -71,7 +76,7 @@ def test_add_store_adds_the_backend_next_to_the_default_one(tmp_path: Path) -> N
     project = tmp_path / "my-app"
     new_project(ProjectOptions.parse({"name": "my-app"}), project)
 
-    result = add_store(project, "postgres")
+    result = add_component(project, "database", "postgres")
 
     actions = {change.path: change.action for change in result.writes}
     assert actions["src/my_app/stores/postgres.py"] is Action.CREATE
@@ -85,17 +90,85 @@ def test_add_store_adds_the_backend_next_to_the_default_one(tmp_path: Path) -> N
     assert '"aiosqlite' in pyproject
     manifest = json.loads((project / MANIFEST_NAME).read_text())
     assert manifest["answers"]["database"] == "sqlite"
-    assert manifest["components"]["stores"] == ["sqlite", "postgres"]
-    assert add_store(project, "postgres").writes == ()
+    assert [c["value"] for c in components_of(project, "database")] == ["sqlite", "postgres"]
+    assert add_component(project, "database", "postgres").writes == ()
 
 
 def test_add_store_sqlite_to_a_postgres_project(tmp_path: Path) -> None:
     project = tmp_path / "my-app"
     new_project(ProjectOptions.parse({"name": "my-app", "database": "postgres"}), project)
 
-    result = add_store(project, "sqlite", dry_run=True)
+    result = add_component(project, "database", "sqlite", dry_run=True)
 
     assert "src/my_app/stores/sqlite.py" in {change.path for change in result.writes}
     assert not (project / "src/my_app/stores/sqlite.py").exists()
-    add_store(project, "sqlite")
+    add_component(project, "database", "sqlite")
     assert '"aiosqlite' in (project / "pyproject.toml").read_text()
+
+
+def test_add_file_store_s3_replaces_the_local_one(tmp_path: Path) -> None:
+    project = tmp_path / "my-app"
+    new_project(ProjectOptions.parse({"name": "my-app"}), project)
+
+    result = add_component(project, "file_store", "s3")
+
+    actions = {change.path: change.action for change in result.writes}
+    assert actions["src/my_app/files/s3.py"] is Action.CREATE
+    assert actions["src/my_app/files/__init__.py"] is Action.MODIFY
+    for gone in ("local.py", "signing.py", "upload_body.py", "routes.py"):
+        assert actions[f"src/my_app/files/{gone}"] is Action.DELETE
+        assert not (project / f"src/my_app/files/{gone}").exists()
+    assert actions["tests/test_files_s3.py"] is Action.CREATE
+    assert actions["tests/test_files_local.py"] is Action.DELETE
+    assert (project / "src/my_app/files/policy.py").is_file()  # shared by both
+    pyproject = (project / "pyproject.toml").read_text()
+    assert '"boto3>=' in pyproject
+    assert '"python-multipart' in pyproject  # dependencies are never removed
+    assert "UPLOAD_BUCKET=" in (project / ".env.example").read_text()
+    assert [c["value"] for c in components_of(project, "file_store")] == ["s3"]
+    assert add_component(project, "file_store", "s3").writes == ()
+
+
+def test_add_auth_jwt_replaces_auth_none(tmp_path: Path) -> None:
+    project = tmp_path / "my-app"
+    new_project(ProjectOptions.parse({"name": "my-app", "file_store": "none"}), project)
+
+    result = add_component(project, "auth", "jwt")
+
+    actions = {change.path: change.action for change in result.writes}
+    assert actions["src/my_app/auth.py"] is Action.MODIFY
+    assert actions["tests/identity.py"] is Action.MODIFY
+    assert actions["tests/test_auth_jwt.py"] is Action.CREATE
+    assert "import jwt" in (project / "src/my_app/auth.py").read_text()
+    assert '"pyjwt[crypto]' in (project / "pyproject.toml").read_text()
+    assert "JWT_SECRET=" in (project / ".env.example").read_text()
+    assert add_component(project, "auth", "jwt").writes == ()
+
+
+def test_add_auth_jwt_refuses_an_edited_auth_module_with_the_change(tmp_path: Path) -> None:
+    project = tmp_path / "my-app"
+    new_project(ProjectOptions.parse({"name": "my-app"}), project)
+    auth = project / "src/my_app/auth.py"
+    auth.write_text(auth.read_text().replace('LOCAL_USER_ID = "local"', 'LOCAL_USER_ID = "me"'))
+
+    with pytest.raises(RefusedError) as caught:
+        add_component(project, "auth", "jwt")
+
+    assert caught.value.hint is not None
+    assert "src/my_app/auth.py:" in caught.value.hint
+    assert "+import jwt" in caught.value.hint
+    assert 'LOCAL_USER_ID = "me"' in auth.read_text()
+    assert not (project / "tests/test_auth_jwt.py").exists()
+
+
+def test_add_provider_installs_another_provider(tmp_path: Path) -> None:
+    project = tmp_path / "my-app"
+    new_project(ProjectOptions.parse({"name": "my-app"}), project)
+
+    add_component(project, "provider", "gemini")
+
+    assert (project / "src/my_app/providers/gemini.py").is_file()
+    assert (project / "src/my_app/providers/openai.py").is_file()
+    settings = (project / "src/my_app/settings.py").read_text()
+    assert 'Provider = Literal["openai", "gemini"]' in settings
+    assert 'llm_provider: Provider = "openai"' in settings

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from chatkit_scaffold.catalog import load_catalog
 from chatkit_scaffold.errors import UsageError
-from chatkit_scaffold.options import (
-    Auth,
-    Database,
-    FileStore,
-    ProjectOptions,
-    Provider,
-    choices,
-    default_value,
-    package_name_for,
-    prompted_fields,
-)
+from chatkit_scaffold.options import ProjectOptions, package_name_for, suggest_project_name
 
 
 def parse_error(**values: object) -> UsageError:
@@ -27,11 +18,13 @@ def parse_error(**values: object) -> UsageError:
 
 def test_defaults_match_the_product_contract() -> None:
     parsed = ProjectOptions.parse({"name": "my-app"})
-    assert parsed.database is Database.SQLITE
-    assert parsed.file_store is FileStore.LOCAL
-    assert parsed.provider is Provider.OPENAI
-    assert parsed.auth is Auth.NONE
-    assert parsed.docker is True
+    assert parsed.choices == {
+        "database": "sqlite",
+        "file_store": "local",
+        "provider": "openai",
+        "auth": "none",
+        "docker": True,
+    }
     assert parsed.agents == ()
 
 
@@ -40,20 +33,28 @@ def test_every_value_of_the_product_contract_is_accepted() -> None:
         for file_store in ("none", "local", "s3"):
             for provider in ("openai", "gemini", "litellm", "openai-compatible"):
                 for auth in ("none", "jwt"):
-                    parsed = ProjectOptions.parse(
-                        {
-                            "name": "my-app",
-                            "database": database,
-                            "file_store": file_store,
-                            "provider": provider,
-                            "auth": auth,
-                            "docker": False,
-                        }
-                    )
-                    assert parsed.answers()["provider"] == provider
+                    values = {
+                        "database": database,
+                        "file_store": file_store,
+                        "provider": provider,
+                        "auth": auth,
+                        "docker": False,
+                    }
+                    parsed = ProjectOptions.parse({"name": "my-app", **values})
+                    assert parsed.answers() == {
+                        "project_name": "my-app",
+                        "package_name": "my_app",
+                        **values,
+                    }
 
 
-def test_answers_hold_every_template_answer() -> None:
+def test_choices_are_matched_without_regard_to_case() -> None:
+    parsed = ProjectOptions.parse({"name": "my-app", "file_store": "S3", "provider": "Gemini"})
+    assert parsed.choices["file_store"] == "s3"
+    assert parsed.choices["provider"] == "gemini"
+
+
+def test_answers_and_components_hold_every_choice() -> None:
     parsed = ProjectOptions.parse({"name": "My-App", "provider": "gemini", "agents": ["billing"]})
     assert parsed.answers() == {
         "project_name": "My-App",
@@ -64,7 +65,20 @@ def test_answers_hold_every_template_answer() -> None:
         "auth": "none",
         "docker": True,
     }
-    assert parsed.agents == ("billing",)
+    labels = [component.label for component in parsed.components()]
+    assert labels == [
+        "database sqlite",
+        "file_store local",
+        "provider gemini",
+        "auth none",
+        "docker on",
+        "agent billing",
+    ]
+
+
+def test_no_docker_means_no_docker_component() -> None:
+    parsed = ProjectOptions.parse({"name": "my-app", "docker": False})
+    assert "docker" not in {component.kind for component in parsed.components()}
 
 
 @pytest.mark.parametrize(
@@ -80,7 +94,7 @@ def test_package_name(name: str, package: str) -> None:
     [
         ("provider", "gemni", "--provider", "openai, gemini, litellm, openai-compatible", "gemini"),
         ("database", "postgresql", "--database", "sqlite, postgres", "postgres"),
-        ("file_store", "S3", "--file-store", "none, local, s3", "s3"),
+        ("file_store", "locall", "--file-store", "none, local, s3", "local"),
         ("auth", "jwtt", "--auth", "none, jwt", "jwt"),
     ],
 )
@@ -118,6 +132,7 @@ def test_every_bad_value_is_reported_at_once() -> None:
         ("my.app", "its package name 'my.app' is not a Python identifier", None),
         ("1app", "its package name '1app' is not a Python identifier", None),
         ("class", "its package name 'class' is a Python keyword", "'class-app'"),
+        ("test_app", "generated test module 'tests/test_app.py'", "'app'"),
         ("agents", "would shadow the 'agents' module", None),
         ("chatkit", "would shadow the 'chatkit' module", None),
         ("FastAPI", "would shadow the 'fastapi' module", None),
@@ -132,6 +147,7 @@ def test_every_bad_value_is_reported_at_once() -> None:
         ("griffe", "would shadow the 'griffe' module", None),
         ("conftest", "would shadow the generated test module 'tests/conftest.py'", None),
         ("chatkit-helpers", "generated test module 'tests/chatkit_helpers.py'", None),
+        ("identity", "generated test module 'tests/identity.py'", None),
         ("store-fixtures", "generated test module 'tests/store_fixtures.py'", None),
         ("sqlite-database", "generated test module 'tests/sqlite_database.py'", None),
         ("postgres_database", "generated test module 'tests/postgres_database.py'", None),
@@ -182,16 +198,29 @@ def test_unknown_option_is_refused() -> None:
     assert "colour" in error.message
 
 
-def test_prompted_fields_follow_the_model() -> None:
-    assert [field for field, _ in prompted_fields()] == [
+def test_every_bad_value_and_agent_is_reported_at_once() -> None:
+    error = parse_error(database="mysql", auth="oauth", agents=["Bad-One", "class", "ok"])
+    for expected in ("--database: 'mysql'", "--auth: 'oauth'", "'Bad-One'", "'class'"):
+        assert expected in error.message
+
+
+def test_options_follow_the_catalog() -> None:
+    catalog = load_catalog()
+    assert [kind.name for kind in catalog.options()] == [
         "database",
         "file_store",
         "provider",
         "auth",
         "docker",
-        "agents",
     ]
-    assert default_value("database") == "sqlite"
-    assert default_value("docker") is True
-    with pytest.raises(TypeError):
-        choices("docker")
+    assert catalog.kind("database").choices == ["sqlite", "postgres"]
+    assert catalog.kind("docker").default is True
+
+
+@pytest.mark.parametrize(
+    "name", ["test_app", "my app", "-app", "json", "agents", "1app", "class", "x" * 70, "a.b"]
+)
+def test_a_suggested_name_is_never_refused(name: str) -> None:
+    suggestion = suggest_project_name(name)
+    if suggestion is not None:
+        assert ProjectOptions.parse({"name": suggestion}).name == suggestion

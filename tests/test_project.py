@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -17,16 +16,6 @@ from chatkit_scaffold.options import ProjectOptions, default_instructions
 from chatkit_scaffold.plan import Action
 from chatkit_scaffold.project import new_project
 
-AGENT_COMPONENT = {
-    "copier.yml": "_templates_suffix: .jinja\n",
-    "src/{{ package_name }}/agents/specialists/{{ agent_name }}.py.jinja": (
-        '"""{{ agent_name }}"""\n\nINSTRUCTIONS = """{{ agent_instructions }}"""\n'
-        "PROVIDER = {{ provider | tojson }}\n"
-    ),
-    "tests/test_agent_{{ agent_name }}.py.jinja": "from {{ package_name }} import agents\n",
-}
-
-
 def tree_digest(root: Path) -> dict[str, str]:
     """Every path under ``root`` (folders too) with the sha256 of its content."""
     digest: dict[str, str] = {}
@@ -37,22 +26,6 @@ def tree_digest(root: Path) -> dict[str, str]:
             path = Path(dirpath, name)
             digest[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digest
-
-
-def write_template(root: Path, files: dict[str, str]) -> Path:
-    for relative, content in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-    return root
-
-
-@pytest.fixture
-def agent_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A small agent component template standing in for templates/components/agent."""
-    template = write_template(tmp_path / "component-agent", AGENT_COMPONENT)
-    monkeypatch.setattr(render, "component_template", lambda kind: template)
-    return template
 
 
 def options(**values: object) -> ProjectOptions:
@@ -73,9 +46,8 @@ def test_generates_the_project_and_its_manifest(tmp_path: Path) -> None:
     assert "Dockerfile" not in written
 
     manifest = json.loads((target / MANIFEST_NAME).read_text())
-    assert manifest["manifest_version"] == 1
+    assert manifest["manifest_version"] == 2
     assert manifest["tool_version"] == __version__
-    assert manifest["template_version"] == __version__
     assert manifest["answers"] == {
         "project_name": "my-app",
         "package_name": "my_app",
@@ -85,7 +57,12 @@ def test_generates_the_project_and_its_manifest(tmp_path: Path) -> None:
         "auth": "none",
         "docker": False,
     }
-    assert manifest["components"] == {"agents": [], "stores": ["sqlite"]}
+    assert manifest["components"] == [
+        {"kind": "database", "value": "sqlite", "params": {}},
+        {"kind": "file_store", "value": "local", "params": {}},
+        {"kind": "provider", "value": "gemini", "params": {}},
+        {"kind": "auth", "value": "none", "params": {}},
+    ]
     assert set(manifest["files"]) == written - {MANIFEST_NAME}
     for path, digest in manifest["files"].items():
         assert hashlib.sha256((target / path).read_bytes()).hexdigest() == digest
@@ -140,14 +117,10 @@ def test_creates_missing_parent_folders(tmp_path: Path) -> None:
 
 
 def test_render_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import copier
+    def broken(self: object, source: Path, view: object) -> str:
+        raise render.TemplateBug("template exploded")
 
-    def broken_copy(src_path: str, dst_path: Path, **kwargs: object) -> None:
-        Path(dst_path).mkdir(parents=True)
-        (Path(dst_path) / "half.py").write_text("half")
-        raise ValueError("template exploded")
-
-    monkeypatch.setattr(copier, "run_copy", broken_copy)
+    monkeypatch.setattr(render._Renderer, "_render_text", broken)
     with pytest.raises(ScaffoldError) as caught:
         new_project(options(), tmp_path / "my-app")
     assert caught.value.exit_code == 1
@@ -212,45 +185,24 @@ def test_failure_empties_an_existing_target_folder_again(
     assert list(target.iterdir()) == []
 
 
-def test_renders_one_agent_component_per_agent(tmp_path: Path, agent_component: Path) -> None:
+def test_renders_one_agent_component_per_agent(tmp_path: Path) -> None:
     target = tmp_path / "my-app"
     new_project(options(agents=["billing", "support"], provider="litellm"), target)
 
-    billing = target / "src/my_app/agents/specialists/billing.py"
-    assert billing.read_text() == (
-        '"""billing"""\n\n'
-        f'INSTRUCTIONS = """{default_instructions("billing")}"""\n'
-        'PROVIDER = "litellm"\n'
-    )
+    billing = (target / "src/my_app/agents/specialists/billing.py").read_text()
+    assert 'NAME = "billing"' in billing
+    assert default_instructions("billing")[:60] in " ".join(billing.split())
     assert (target / "src/my_app/agents/specialists/support.py").is_file()
-    assert (target / "tests/test_agent_support.py").read_text() == "from my_app import agents\n"
+    assert (target / "tests/test_agent_support.py").is_file()
     manifest = json.loads((target / MANIFEST_NAME).read_text())
-    assert manifest["components"]["agents"] == [
-        {"name": "billing", "instructions": default_instructions("billing")},
-        {"name": "support", "instructions": default_instructions("support")},
+    agents = [c for c in manifest["components"] if c["kind"] == "agent"]
+    assert agents == [
+        {
+            "kind": "agent",
+            "value": "specialist",
+            "name": name,
+            "params": {"instructions": default_instructions(name)},
+        }
+        for name in ("billing", "support")
     ]
     assert "src/my_app/agents/specialists/billing.py" in manifest["files"]
-
-
-def test_component_colliding_with_the_project_is_an_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    template = write_template(
-        tmp_path / "component", {"pyproject.toml.jinja": "[project]\nname = 'other'\n"}
-    )
-    monkeypatch.setattr(render, "component_template", lambda kind: template)
-    with pytest.raises(ScaffoldError, match=r"renders pyproject\.toml"):
-        new_project(options(agents=["billing"]), tmp_path / "my-app")
-    assert not (tmp_path / "my-app").exists()
-
-
-def test_keeps_executable_bits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    template = write_template(
-        tmp_path / "component", {"copier.yml": "", "bin/run.sh": "#!/bin/sh\n"}
-    )
-    (template / "bin/run.sh").chmod(0o755)
-    monkeypatch.setattr(render, "component_template", lambda kind: template)
-    target = tmp_path / "my-app"
-    new_project(options(agents=["billing"]), target)
-    assert (target / "bin/run.sh").stat().st_mode & stat.S_IXUSR
-    assert not (target / "pyproject.toml").stat().st_mode & stat.S_IXUSR

@@ -68,8 +68,8 @@ def installed_tool(tmp_path_factory: pytest.TempPathFactory, checkout: Path) -> 
     (wheel,) = (work / "dist").glob("chatkit_scaffold-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    assert "chatkit_scaffold/templates/project/copier.yml" in names
-    assert "chatkit_scaffold/templates/components/agent/copier.yml" in names
+    assert "chatkit_scaffold/templates/core/component.toml" in names
+    assert "chatkit_scaffold/templates/components/agent/kind.toml" in names
     run([uv, "venv", "--python", sys.executable, str(work / "venv")], cwd=work)
     python = work / "venv" / "bin" / "python"
     run([uv, "pip", "install", "--python", str(python), str(wheel)], cwd=work)

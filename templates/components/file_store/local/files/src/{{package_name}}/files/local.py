@@ -1,0 +1,228 @@
+"""Attachments on the local disk, uploaded in two phases through this app's own routes.
+
+1. `attachments.create` returns the attachment with a signed upload URL (and, for images, a signed
+   preview URL); the ChatKit server saves the record.
+2. The client sends the bytes to `POST /files/{id}/upload` (multipart field `file`) or `PUT` (raw).
+   They are checked, written atomically to `UPLOAD_DIR/<user key>/<id>` and the record's
+   `upload_descriptor` is cleared.
+3. `GET /files/{id}?token=...` serves them back.
+
+`LocalFiles` holds the bytes and signs URLs (the store uses it to refresh preview URLs and to
+delete the bytes of deleted threads); `LocalAttachmentStore` is ChatKit's attachment store on
+top of it; `routes.py` serves the two URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlencode
+
+import anyio
+from chatkit.store import NotFoundError
+from chatkit.types import (
+    Attachment,
+    AttachmentCreateParams,
+    AttachmentUploadDescriptor,
+    FileAttachment,
+    ImageAttachment,
+)
+from fastapi import Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import AnyUrl
+
+from ..context import RequestContext
+from ..errors import error_response
+from ..settings import Settings, SettingsError
+from ..stores.base import AppStore
+from .base import AppAttachmentStore, is_attachment_id, owner_key
+from .policy import UploadPolicy, UploadRejected, is_previewable_image
+from .signing import InvalidToken, Purpose, TokenScopeError, UrlSigner
+from .upload_body import receive_upload
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_URL_TTL_SECONDS = 60 * 60
+DOWNLOAD_URL_TTL_SECONDS = 12 * 60 * 60
+
+_DOWNLOAD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, max-age=3600",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+
+
+def signing_key(settings: Settings) -> bytes:
+    """SIGNING_SECRET, or a random key (with a warning) when it is not set."""
+    if settings.signing_secret is None:
+        logger.warning(
+            "SIGNING_SECRET is not set: file URLs are signed with a random key, so they stop "
+            "working after a restart and across workers. Set it in production."
+        )
+        return secrets.token_bytes(32)
+    return settings.signing_secret.get_secret_value().encode()
+
+
+class LocalFiles:
+    """Attachment bytes in `root/<user key>/<attachment id>`, served through signed URLs."""
+
+    def __init__(self, *, root: Path, signer: UrlSigner, public_base_url: str) -> None:
+        self.root = root
+        self._signer = signer
+        self._base_url = public_base_url.rstrip("/")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalFiles:
+        """Build it from UPLOAD_DIR, SIGNING_SECRET and PUBLIC_BASE_URL; creates UPLOAD_DIR."""
+        try:
+            settings.upload_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SettingsError([f"UPLOAD_DIR cannot be created: {exc}"]) from exc
+        if not os.access(settings.upload_dir, os.W_OK | os.X_OK):
+            raise SettingsError([f"UPLOAD_DIR {settings.upload_dir} is not writable"])
+        return cls(
+            root=settings.upload_dir,
+            signer=UrlSigner(signing_key(settings)),
+            public_base_url=settings.public_base_url,
+        )
+
+    async def read_bytes(self, attachment: Attachment, context: RequestContext) -> bytes:
+        try:
+            return await anyio.Path(self.path(attachment.id, context)).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"Attachment {attachment.id} has no uploaded file.") from exc
+
+    def refresh_urls(self, attachment: Attachment, context: RequestContext) -> Attachment:
+        if not isinstance(attachment, ImageAttachment) or not is_attachment_id(attachment.id):
+            return attachment
+        preview_url = AnyUrl(self.signed_url(attachment.id, context, "download"))
+        return attachment.model_copy(update={"preview_url": preview_url})
+
+    async def delete_files(
+        self, attachments: Sequence[Attachment], context: RequestContext
+    ) -> None:
+        for attachment in attachments:
+            if is_attachment_id(attachment.id):
+                await anyio.Path(self.path(attachment.id, context)).unlink(missing_ok=True)
+
+    def path(self, attachment_id: str, context: RequestContext) -> Path:
+        """Where an attachment's bytes live (NotFoundError for an id this app never made)."""
+        if not is_attachment_id(attachment_id):
+            raise NotFoundError(f"Attachment {attachment_id} not found.")
+        return self.root / owner_key(context.user_id) / attachment_id
+
+    def signed_url(self, attachment_id: str, context: RequestContext, purpose: Purpose) -> str:
+        """An absolute URL to upload or download the attachment, with its own token."""
+        ttl = UPLOAD_URL_TTL_SECONDS if purpose == "upload" else DOWNLOAD_URL_TTL_SECONDS
+        token = self._signer.sign(attachment_id, context.user_id, purpose, ttl)
+        suffix = "/upload" if purpose == "upload" else ""
+        return f"{self._base_url}/files/{attachment_id}{suffix}?{urlencode({'token': token})}"
+
+    def authorize(self, attachment_id: str, token: str | None, purpose: Purpose) -> RequestContext:
+        """The context of the user a token was issued to, for this attachment and purpose."""
+        if not is_attachment_id(attachment_id):
+            raise NotFoundError(f"Attachment {attachment_id} not found.")
+        if not token:
+            raise InvalidToken("A file token is required.")
+        return RequestContext(user_id=self._signer.verify(token, attachment_id, purpose))
+
+
+class LocalAttachmentStore(AppAttachmentStore):
+    """Two-phase uploads to this app: records in the app's store, bytes in `LocalFiles`."""
+
+    def __init__(self, *, records: AppStore, files: LocalFiles, policy: UploadPolicy) -> None:
+        self._records = records
+        self.files = files
+        self._policy = policy
+
+    async def create_attachment(
+        self, input: AttachmentCreateParams, context: RequestContext
+    ) -> Attachment:
+        mime_type = self._policy.check_new(input.name, input.size, input.mime_type)
+        attachment_id = self.generate_attachment_id(mime_type, context)
+        upload = AttachmentUploadDescriptor(
+            url=AnyUrl(self.files.signed_url(attachment_id, context, "upload")), method="POST"
+        )
+        if is_previewable_image(mime_type):
+            return ImageAttachment(
+                id=attachment_id,
+                name=input.name,
+                mime_type=mime_type,
+                upload_descriptor=upload,
+                preview_url=AnyUrl(self.files.signed_url(attachment_id, context, "download")),
+            )
+        return FileAttachment(
+            id=attachment_id, name=input.name, mime_type=mime_type, upload_descriptor=upload
+        )
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        # The SDK does not check ownership: loading the record does (NotFoundError if foreign).
+        await self._records.load_attachment(attachment_id, context)
+        await anyio.Path(self.files.path(attachment_id, context)).unlink(missing_ok=True)
+
+    async def receive_upload(
+        self, attachment_id: str, token: str | None, request: Request
+    ) -> Response:
+        """Receive the bytes of an attachment created by `attachments.create`."""
+        try:
+            context = self.files.authorize(attachment_id, token, "upload")
+            attachment = await self._records.load_attachment(attachment_id, context)
+            if attachment.upload_descriptor is None:
+                return error_response(409, "conflict", "This attachment is already uploaded.")
+            await self._receive(request, attachment, context)
+        except (InvalidToken, TokenScopeError, NotFoundError, UploadRejected) as exc:
+            return _access_error(exc)
+        uploaded = attachment.model_copy(update={"upload_descriptor": None})
+        await self._records.save_attachment(uploaded, context)
+        body = self.files.refresh_urls(uploaded, context)
+        content = body.model_dump(
+            mode="json", exclude_none=True, context={"exclude_metadata": True}
+        )
+        return JSONResponse(content)
+
+    async def serve(self, attachment_id: str, token: str | None) -> Response:
+        """Serve the bytes of an uploaded attachment."""
+        try:
+            context = self.files.authorize(attachment_id, token, "download")
+            attachment = await self._records.load_attachment(attachment_id, context)
+            path = self.files.path(attachment_id, context)
+            if attachment.upload_descriptor is not None or not await anyio.Path(path).is_file():
+                raise NotFoundError(f"Attachment {attachment_id} has no uploaded file.")
+        except (InvalidToken, TokenScopeError, NotFoundError) as exc:
+            return _access_error(exc)
+        inline = is_previewable_image(attachment.mime_type)
+        return FileResponse(
+            path,
+            media_type=attachment.mime_type,
+            filename=attachment.name,
+            content_disposition_type="inline" if inline else "attachment",
+            headers=_DOWNLOAD_HEADERS,
+        )
+
+    async def _receive(
+        self, request: Request, attachment: Attachment, context: RequestContext
+    ) -> None:
+        """Stream the body to a temporary file, check it, then move it into place atomically."""
+        final = self.files.path(attachment.id, context)
+        await anyio.Path(final.parent).mkdir(parents=True, exist_ok=True)
+        temporary = final.with_name(f".{final.name}.{secrets.token_hex(8)}.part")
+        try:
+            received = await receive_upload(request, temporary, self._policy.max_bytes)
+            self._policy.check_received(attachment.mime_type, received.content_type, received.head)
+            os.replace(temporary, final)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+
+def _access_error(exc: Exception) -> JSONResponse:
+    """The JSON error for a refused file request."""
+    if isinstance(exc, UploadRejected):
+        return error_response(exc.status_code, exc.code, exc.message)
+    if isinstance(exc, InvalidToken):
+        return error_response(401, "unauthorized", str(exc))
+    if isinstance(exc, TokenScopeError):
+        return error_response(403, "forbidden", str(exc))
+    return error_response(404, "not_found", "Attachment not found.")

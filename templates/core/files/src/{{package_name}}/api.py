@@ -1,0 +1,105 @@
+"""HTTP routes: the single ChatKit endpoint and the health check.
+
+The endpoint reads the body under a size cap, hands it to the ChatKit server (which parses it
+once and checks what it may touch, see `request_checks`), and turns refusals into status codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from chatkit.server import StreamingResult
+from chatkit.store import NotFoundError
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from .auth import get_request_context
+from .context import RequestContext
+from .errors import ApiError, error_response, sse_error
+from .services import Services
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+HEALTH_TIMEOUT_SECONDS = 5.0
+# Keep proxies (nginx and friends) from buffering or caching the event stream.
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def current_services(request: Request) -> Services:
+    """The services the app built at start-up."""
+    services: Services = request.app.state.services
+    return services
+
+
+@router.post("/chatkit")
+async def chatkit_endpoint(
+    request: Request,
+    context: Annotated[RequestContext, Depends(get_request_context)],
+    services: Annotated[Services, Depends(current_services)],
+) -> Response:
+    """The one ChatKit endpoint: JSON requests get JSON, streaming requests get SSE."""
+    try:
+        body = await read_body(request, services.settings.max_request_bytes)
+        result = await services.server.process(body, context)
+    except ApiError as exc:
+        return error_response(exc.status_code, exc.code, exc.message, exc.headers)
+    except NotFoundError:
+        return error_response(404, "not_found", "Not found.")
+    except Exception:
+        logger.exception("ChatKit request failed")
+        return error_response(500, "internal_error", "Something went wrong.")
+    if isinstance(result, StreamingResult):
+        return StreamingResponse(
+            guard_stream(result), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+    return Response(content=result.json, media_type="application/json")
+
+
+@router.get("/health")
+async def health(services: Annotated[Services, Depends(current_services)]) -> JSONResponse:
+    """200 when the database answers, 503 otherwise."""
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+            await services.store.ping()
+    except Exception:
+        logger.warning("Health check failed: the database does not answer", exc_info=True)
+        return JSONResponse(status_code=503, content={"status": "unavailable"})
+    return JSONResponse(content={"status": "ok"})
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the body chunk by chunk, refusing it as soon as it exceeds `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "invalid_request", "Invalid Content-Length header.")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+async def guard_stream(result: StreamingResult) -> AsyncIterator[bytes]:
+    """End a failing stream with a ChatKit `error` event instead of a dropped connection."""
+    try:
+        async for chunk in result:
+            yield chunk
+    except NotFoundError:
+        yield sse_error("Not found.", allow_retry=False)
+    except Exception:
+        # CancelledError (client gone) is not an Exception: it propagates, as it must.
+        logger.exception("ChatKit stream failed")
+        yield sse_error("Something went wrong.", allow_retry=True)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"The request body exceeds {limit} bytes.")

@@ -1,0 +1,68 @@
+"""Everything the app builds once at start-up, wired in one place, in dependency order.
+
+Settings -> model provider -> file storage -> store -> attachment store -> agents -> server.
+Nothing is changed after it is built; `Services.close()` releases what holds connections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents import Model, RunConfig
+from chatkit.store import AttachmentStore
+
+from . import files
+from .agents import build_entry_agent
+from .auth import Authenticator, create_authenticator
+from .context import RequestContext
+from .llm_factory import configure_tracing, create_model, uses_chat_completions
+from .server import AppChatKitServer
+from .settings import Settings
+from .stores import AppStore, create_store
+from .titles import TitleGenerator
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the routes use: kept on `app.state.services` while the app runs."""
+
+    settings: Settings
+    store: AppStore
+    attachment_store: AttachmentStore[RequestContext] | None
+    authenticator: Authenticator
+    server: AppChatKitServer
+
+    async def close(self) -> None:
+        """Release the store's connections (a later start reconnects)."""
+        await self.store.close()
+
+
+async def start_services(
+    settings: Settings, *, model: Model | None = None, title_model: Model | None = None
+) -> Services:
+    """Build every service from the settings and open the store (schema created if needed).
+
+    `model` and `title_model` replace the provider's model (tests); injected models are never
+    traced.
+    """
+    answer_model = model or create_model(settings)
+    traced = model is None and configure_tracing(settings)
+    run_config = RunConfig(tracing_disabled=not traced)
+    file_storage = files.create_file_storage(settings)
+    store = create_store(
+        settings.database_url, pool_size=settings.database_pool_size, files=file_storage
+    )
+    attachment_store = files.create_attachment_store(settings, store, file_storage)
+    server = AppChatKitServer(
+        store,
+        attachment_store,
+        agent=build_entry_agent(answer_model),
+        titles=TitleGenerator(title_model or answer_model, run_config),
+        run_config=run_config,
+        history_items=settings.history_items,
+        remap_ids=uses_chat_completions(settings),
+        attachment_reader=file_storage,
+    )
+    authenticator = create_authenticator(settings)
+    await store.initialize()
+    return Services(settings, store, attachment_store, authenticator, server)
