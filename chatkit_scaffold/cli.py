@@ -38,6 +38,7 @@ from chatkit_scaffold.options import (
 if TYPE_CHECKING:
     from chatkit_scaffold.plan import Plan
 
+
 def _hide_type_tags() -> None:
     """Show no ``<bool>``/``<str>`` type tags in ``--help``: flags and NAMEs speak for themselves.
 
@@ -52,7 +53,7 @@ def _hide_type_tags() -> None:
     def argument_type(self: TyperArgument, ctx: object) -> str | None:
         return None
 
-    TyperOption.display_type_rich = option_type  # type: ignore[method-assign,assignment]
+    TyperOption.display_type_rich = option_type  # type: ignore[method-assign]
     TyperArgument.display_type_rich = argument_type  # type: ignore[method-assign,assignment]
 
 
@@ -265,7 +266,9 @@ def _ask(console: Console, missing: list[str]) -> dict[str, object]:
         if kind.name not in missing:
             continue
         if kind.cardinality == "flag":
-            answers[kind.name] = Confirm.ask(kind.prompt, default=bool(kind.default), console=console)
+            answers[kind.name] = Confirm.ask(
+                kind.prompt, default=bool(kind.default), console=console
+            )
             continue
         while True:
             raw = Prompt.ask(
@@ -492,4 +495,3 @@ def _print_diff(console: Console, diff: str) -> None:
 def main() -> None:
     """Entry point of the ``chatkit-scaffold`` script."""
     app()
-

@@ -124,8 +124,7 @@ def add_agent(
         known = recorded.params.get("instructions", "")
         if instructions is not None and instructions.strip() != known.strip():
             raise RefusedError(
-                f"The agent '{name}' already exists with other instructions; nothing was "
-                "written.",
+                f"The agent '{name}' already exists with other instructions; nothing was written.",
                 f"Edit INSTRUCTIONS in {module} to change them, or pick another agent name.",
             )
         return Plan(root, (), (f"The agent '{name}' already exists ({module}); nothing changed.",))

@@ -132,9 +132,7 @@ def check_components(manifest: Manifest, catalog: Catalog) -> list[str]:
         values = [component.value for component in present]
         for value in values:
             if value not in kind.choices:
-                problems.append(
-                    f"{kind.name} '{value}' is not one of {', '.join(kind.choices)}"
-                )
+                problems.append(f"{kind.name} '{value}' is not one of {', '.join(kind.choices)}")
         if kind.cardinality == "one" and len(present) != 1:
             problems.append(f"exactly one {kind.name} component is required, found {len(present)}")
         if kind.cardinality in ("one", "many") and answer not in values:

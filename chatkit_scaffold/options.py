@@ -66,7 +66,9 @@ def validate_project_name(name: str) -> str:
         message, hint = problem
         suggestion = suggest_project_name(name)
         if suggestion is not None:
-            hint = f"{hint} Did you mean '{suggestion}'?" if hint else f"Did you mean '{suggestion}'?"
+            hint = (
+                f"{hint} Did you mean '{suggestion}'?" if hint else f"Did you mean '{suggestion}'?"
+            )
         raise InvalidValue(message, hint)
     return name
 

@@ -372,7 +372,7 @@ def merge_requirements(requirements: Iterable[tuple[str, str]]) -> list[str]:
         if key not in merged:
             merged[key] = (name, extras, specifier.strip(), owner)
             continue
-        first_name, first_extras, first_specifier, first_owner = merged[key]
+        _, first_extras, first_specifier, first_owner = merged[key]
         if first_specifier != specifier.strip():
             raise TemplateBug(
                 f"{first_owner} and {owner} ask for {key} with different versions "

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_DIR = REPO_ROOT / "templates" / "project"
 
 #: The tool's defaults, so equal answers given in different ways share one prepared project.
 DEFAULT_ANSWERS: dict[str, Any] = {
@@ -46,35 +45,20 @@ _LEAKY_VARIABLES = (
 def generate_project(target: Path, answers: Mapping[str, Any] | None = None) -> Path:
     """Generate project ``my-app`` into ``target`` (which must not exist yet) and return it.
 
-    ``answers`` use the option names of ``chatkit_scaffold.options.ProjectOptions``
-    (``database``, ``file_store``, ``provider``, ``auth``, ``docker``, ``agents``), plus
-    ``stores``: the store backends the project has, as after ``add-store`` of each one that is not
-    ``database`` (by default only ``database``).
+    ``answers`` use the option names of the catalog (``database``, ``file_store``,
+    ``provider``, ``auth``, ``docker``) and ``agents``, plus ``stores``: the databases the
+    project ends up with, as after ``add-store`` of each one that is not ``database``.
     """
+    from chatkit_scaffold.grow import add_component
+    from chatkit_scaffold.options import ProjectOptions
+    from chatkit_scaffold.project import new_project
+
     values: dict[str, Any] = {"name": "my-app", **(answers or {})}
     stores = list(values.pop("stores", ()))
-    try:
-        from chatkit_scaffold.grow import add_store
-        from chatkit_scaffold.options import ProjectOptions
-        from chatkit_scaffold.project import new_project
-    except ImportError:
-        _copy_template(target, {**values, "stores": stores or [values.get("database", "sqlite")]})
-    else:
-        new_project(ProjectOptions.parse(values), target, dry_run=False)
-        for backend in stores:
-            add_store(target, backend)
+    new_project(ProjectOptions.parse(values), target, dry_run=False)
+    for backend in stores:
+        add_component(target, "database", backend)
     return target
-
-
-def _copy_template(target: Path, values: dict[str, Any]) -> None:
-    """Render the template with copier directly (while the tool's library is not there)."""
-    from copier import run_copy
-
-    data = {key: value for key, value in values.items() if key != "name"}
-    data["project_name"] = values["name"]
-    if "agents" in data:
-        data["agents"] = list(data["agents"])
-    run_copy(str(TEMPLATE_DIR), str(target), data=data, defaults=True, unsafe=True, quiet=True)
 
 
 def project_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

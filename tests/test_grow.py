@@ -33,7 +33,7 @@ STAND_IN: dict[str, str] = {
         "{%- for requirement in dependencies %}\n"
         '    "{{ requirement }}",\n'
         "{%- endfor %}\n"
-        ']\n\n[dependency-groups]\ndev = [\n'
+        "]\n\n[dependency-groups]\ndev = [\n"
         "{%- for requirement in dev_dependencies %}\n"
         '    "{{ requirement }}",\n'
         "{%- endfor %}\n"
@@ -391,9 +391,7 @@ def test_add_store_bad_backend(project: Path) -> None:
     )
 
 
-def test_a_component_that_renders_nothing_is_a_bug(
-    project: Path, stand_in_templates: Path
-) -> None:
+def test_a_component_that_renders_nothing_is_a_bug(project: Path, stand_in_templates: Path) -> None:
     postgres = stand_in_templates / "components/database/postgres"
     for path in sorted(postgres.rglob("*"), reverse=True):
         if path.is_file() and path.name != "component.toml":

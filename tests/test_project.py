@@ -16,6 +16,7 @@ from chatkit_scaffold.options import ProjectOptions, default_instructions
 from chatkit_scaffold.plan import Action
 from chatkit_scaffold.project import new_project
 
+
 def tree_digest(root: Path) -> dict[str, str]:
     """Every path under ``root`` (folders too) with the sha256 of its content."""
     digest: dict[str, str] = {}

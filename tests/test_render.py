@@ -151,11 +151,15 @@ def test_requirements_merge_extras_and_refuse_conflicting_versions() -> None:
 @pytest.mark.parametrize(
     ("value", "indent", "expected"),
     [
-        ("a \"q\" \\ b", None, '"a \\"q\\" \\\\ b"'),
+        ('a "q" \\ b', None, '"a \\"q\\" \\\\ b"'),
         (True, None, "True"),
         (10, None, "10"),
         ([], 4, "[]"),
-        (["x" * 30, "y" * 30], 4, '[\n        "' + "x" * 30 + '",\n        "' + "y" * 30 + '",\n    ]'),
+        (
+            ["x" * 30, "y" * 30],
+            4,
+            '[\n        "' + "x" * 30 + '",\n        "' + "y" * 30 + '",\n    ]',
+        ),
     ],
 )
 def test_python_literals_are_formatted_like_ruff(

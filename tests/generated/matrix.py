@@ -12,14 +12,21 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-OPTION_VALUES: dict[str, list[Any]] = {
-    "provider": ["openai", "gemini", "litellm", "openai-compatible"],
-    "file_store": ["local", "none", "s3"],
-    "database": ["sqlite", "postgres"],
-    "auth": ["none", "jwt"],
-    "docker": [True, False],
-    "agents": [(), ("billing",)],
-}
+from chatkit_scaffold.catalog import load_catalog
+
+
+def _option_values() -> dict[str, list[Any]]:
+    """Every value of every option, from the component catalog (the one source of values)."""
+    catalog = load_catalog()
+    values: dict[str, list[Any]] = {}
+    for name in ("provider", "file_store", "database", "auth"):
+        values[name] = list(catalog.kind(name).choices)
+    values["docker"] = [True, False]
+    values["agents"] = [(), ("billing",)]
+    return values
+
+
+OPTION_VALUES: dict[str, list[Any]] = _option_values()
 
 _ROWS: list[tuple[Any, ...]] = [
     ("openai", "local", "sqlite", "none", True, ()),

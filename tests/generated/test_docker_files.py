@@ -151,10 +151,10 @@ def test_compose_services_health_and_environment(project: Path, answers: dict[st
 
 def test_compose_app_waits_for_an_added_postgres_store(tmp_path: Path) -> None:
     """After ``add-store postgres`` the app can switch to the db service by DATABASE_URL alone."""
-    from chatkit_scaffold.grow import add_store
+    from chatkit_scaffold.grow import add_component
 
     project = generate_project(tmp_path / "my-app", {"database": "sqlite"})
-    add_store(project, "postgres")
+    add_component(project, "database", "postgres")
     compose = _compose(project)
     app = compose["services"]["app"]
     assert compose["services"]["db"]["image"].startswith("postgres:")

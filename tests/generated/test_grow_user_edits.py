@@ -108,7 +108,7 @@ def user_edits(project: Path) -> None:
 
 
 def test_add_agent_twice_and_add_store_keep_user_edits(tmp_path: Path) -> None:
-    from chatkit_scaffold.grow import add_agent, add_store
+    from chatkit_scaffold.grow import add_agent, add_component
 
     project = generate_project(tmp_path / "my-app")
     user_edits(project)
@@ -136,9 +136,9 @@ def test_add_agent_twice_and_add_store_keep_user_edits(tmp_path: Path) -> None:
     assert tree_hash(project) == before
 
     assert "postgres" in cli(project, "add-store", "postgres", "--dry-run")
-    assert add_store(project, "postgres", dry_run=True).writes
+    assert add_component(project, "database", "postgres", dry_run=True).writes
     assert tree_hash(project) == before
-    add_store(project, "postgres")
+    add_component(project, "database", "postgres")
     assert tree_hash(project) != before
 
     # Every user edit is still there, byte for byte.
