@@ -25,6 +25,10 @@ class Action(StrEnum):
     CREATE = "create"
     MODIFY = "modify"
     UNCHANGED = "unchanged"
+    #: The file is removed (``new`` is empty).
+    DELETE = "delete"
+    #: Written like MODIFY, with conflict markers the user must resolve.
+    CONFLICT = "conflict"
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class FileChange:
         old = (self.old or b"").decode(errors="replace").splitlines(keepends=True)
         new = self.new.decode(errors="replace").splitlines(keepends=True)
         before = f"a/{self.path}" if self.old is not None else "/dev/null"
-        return "".join(difflib.unified_diff(old, new, before, f"b/{self.path}"))
+        after = "/dev/null" if self.action is Action.DELETE else f"b/{self.path}"
+        return "".join(difflib.unified_diff(old, new, before, after))
 
 
 @dataclass(frozen=True)
@@ -144,21 +149,32 @@ def apply_new_project(plan: Plan) -> None:
 
 
 def apply_changes(plan: Plan) -> None:
-    """Write a plan's changes into an existing project; on any failure restore every file."""
-    backups: list[tuple[Path, bytes | None]] = []
+    """Write a plan's changes into an existing project; on any failure restore every file.
+
+    A deleted file's folder is removed too when it is left empty.
+    """
+    backups: list[tuple[Path, bytes | None, bool]] = []
     created_dirs: list[Path] = []
+    emptied: list[Path] = []
     try:
         for change in plan.writes:
             path = plan.root / change.path
+            if change.action is Action.DELETE:
+                if path.exists():
+                    backups.append((path, path.read_bytes(), os.access(path, os.X_OK)))
+                    path.unlink()
+                    emptied.append(path.parent)
+                continue
             created_dirs.extend(_make_parents(path.parent))
-            backups.append((path, path.read_bytes() if path.exists() else None))
+            old = path.read_bytes() if path.exists() else None
+            backups.append((path, old, old is not None and os.access(path, os.X_OK)))
             _write(path, change.new, change.executable)
     except BaseException as exc:
-        for path, old in reversed(backups):
+        for path, old, executable in reversed(backups):
             if old is None:
                 path.unlink(missing_ok=True)
             else:
-                _write(path, old, os.access(path, os.X_OK))
+                _write(path, old, executable)
         _remove_empty(created_dirs)
         if isinstance(exc, OSError):
             raise ScaffoldError(
@@ -166,6 +182,8 @@ def apply_changes(plan: Plan) -> None:
                 "Every file was restored to what it was before the command.",
             ) from exc
         raise
+    for folder in emptied:
+        _remove_empty_up_to(folder, plan.root)
 
 
 def _write(path: Path, content: bytes, executable: bool) -> None:
@@ -195,6 +213,16 @@ def _make_parents(folder: Path) -> list[Path]:
     for path in missing:
         path.mkdir()
     return missing
+
+
+def _remove_empty_up_to(folder: Path, root: Path) -> None:
+    """Remove ``folder`` and its parents below ``root`` while they are empty."""
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def _remove_empty(folders: list[Path]) -> None:
