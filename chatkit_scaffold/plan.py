@@ -7,6 +7,7 @@ and renames it into place, so a failure leaves no partial folder.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import errno
 import os
@@ -172,7 +173,8 @@ def apply_changes(plan: Plan) -> None:
     except BaseException as exc:
         for path, old, executable in reversed(backups):
             if old is None:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                    path.unlink()
             else:
                 _write(path, old, executable)
         _remove_empty(created_dirs)
