@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from chatkit_scaffold.errors import ScaffoldError
+from chatkit_scaffold.errors import RefusedError, ScaffoldError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -76,11 +76,11 @@ def releases_root() -> Path:
 
 
 def find_release(version: str) -> Release:
-    """The snapshot of ``version``; a version this tool does not know is a clean error."""
+    """The snapshot of ``version``; a version this tool does not know is refused (exit 4)."""
     folder = releases_root() / version
     path = folder / RELEASE_FILE
     if not path.is_file():
-        raise ScaffoldError(
+        raise RefusedError(
             f"This chatkit-scaffold does not know the templates of version {version}.",
             "Install a chatkit-scaffold at least as new as the one that made the project: "
             "pip install --upgrade chatkit-scaffold",

@@ -599,3 +599,35 @@ def test_merge_text_returns_the_conflict_count() -> None:
     merged, conflicts = merge_text("a\nb\n", "a\nB\n", "a\nb2\n", LABELS)
     assert conflicts == 1
     assert merged.startswith("a\n<<<<<<< yours\nB\n")
+
+
+# --- The example in docs/update.md ---------------------------------------------------------------
+
+MAIN_BASE = """\
+    app = FastAPI(title="my-app", lifespan=lifespan)
+    app.add_exception_handler(ApiError, handle_api_error)
+    app.add_middleware(SettingsCORSMiddleware)
+    app.include_router(router)
+    return app
+"""
+
+
+def test_the_conflict_shown_in_the_docs() -> None:
+    """docs/update.md pastes this output: keep them in step."""
+    theirs = MAIN_BASE.replace("lifespan=lifespan)", "version=__version__, lifespan=lifespan)")
+    ours = MAIN_BASE.replace('title="my-app"', 'title="Support bot"').replace(
+        "    return app\n", "    app.include_router(reports_router)\n    return app\n"
+    )
+    result = merge_file(
+        "src/my_app/main.py",
+        base=MAIN_BASE.encode(),
+        theirs=theirs.encode(),
+        ours=ours.encode(),
+        recorded=sha256(MAIN_BASE.encode()),
+        labels=LABELS,
+    )
+    assert result.outcome is Outcome.CONFLICT
+    assert result.content is not None
+    documented = (Path(__file__).parent.parent / "docs" / "update.md").read_text()
+    assert result.content.decode() in documented
+    assert result.notes[0] in documented

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from chatkit_scaffold import releases
-from chatkit_scaffold.errors import ScaffoldError
+from chatkit_scaffold.errors import RefusedError, ScaffoldError
 from chatkit_scaffold.manifest import AgentComponent
 from chatkit_scaffold.releases import find_release, render_release_0_1_0
 from tests.conftest import REPO_ROOT
@@ -172,6 +172,6 @@ def test_every_snapshot_has_a_release_file_and_a_renderer() -> None:
         assert len(release.commit) == 40
 
 
-def test_an_unknown_version_is_a_clean_error() -> None:
-    with pytest.raises(ScaffoldError, match=re.escape("not know the templates of version 9.9.9")):
+def test_an_unknown_version_is_refused() -> None:
+    with pytest.raises(RefusedError, match=re.escape("not know the templates of version 9.9.9")):
         find_release("9.9.9")
