@@ -245,14 +245,16 @@ def merge_file(
         return result(Outcome.REPLACED, _in_newlines_of(theirs, ours))
     texts = _decode(base or b"", theirs, ours)
     if texts is None:
-        why = "is binary or not UTF-8" if base is not None else "is binary or not UTF-8, and new"
+        what = "changes it too" if base is not None else "adds it with other content"
         return result(
             Outcome.CONFLICT,
             ours,
-            f"{path}: you changed it and {labels.theirs} changes it too, and it {why}; your "
-            "file was kept. Apply the template's change yourself.",
+            f"{path}: you changed it and {labels.theirs} {what}; it is binary or not UTF-8, so "
+            "your file was kept. Apply the template's change yourself.",
         )
     base_text, theirs_text, ours_text = texts
+    if _is_crlf(ours_text):
+        base_text, theirs_text = _to_crlf(base_text), _to_crlf(theirs_text)
     if base is None:
         merged, conflicts = merge_text(base_text, ours_text, theirs_text, labels, two_way=True)
         return result(

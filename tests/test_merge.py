@@ -475,6 +475,17 @@ def test_a_pyproject_that_does_not_parse_merges_line_by_line() -> None:
     assert b"line-length = 110" in result.content
 
 
+def test_a_crlf_pyproject_merges_structurally_and_stays_crlf() -> None:
+    ours = PYPROJECT_OURS.replace("\n", "\r\n")
+    result = merge_pyproject(PYPROJECT_BASE, PYPROJECT_THEIRS, ours)
+    assert result.outcome is Outcome.MERGED, result.content
+    assert result.content is not None
+    assert result.content.count(b"\n") == result.content.count(b"\r\n")
+    merged = tomllib.loads(result.content.decode())
+    assert "sqlalchemy[asyncio]>=2.0" in merged["project"]["dependencies"]
+    assert merged["tool"]["ruff"]["line-length"] == 110
+
+
 def test_a_pristine_pyproject_is_replaced() -> None:
     result = merge_pyproject(PYPROJECT_BASE, PYPROJECT_THEIRS, PYPROJECT_BASE)
     assert result.outcome is Outcome.REPLACED
