@@ -7,6 +7,7 @@ and renames it into place, so a failure leaves no partial folder.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import errno
 import os
@@ -24,16 +25,16 @@ class Action(StrEnum):
 
     CREATE = "create"
     MODIFY = "modify"
-    DELETE = "delete"
     UNCHANGED = "unchanged"
+    #: The file is removed (``new`` is empty).
+    DELETE = "delete"
+    #: Written like MODIFY, with conflict markers the user must resolve.
+    CONFLICT = "conflict"
 
 
 @dataclass(frozen=True)
 class FileChange:
-    """One file of a plan: its path relative to the project root and its new content.
-
-    A deleted file has empty ``new`` content and its current content in ``old``.
-    """
+    """One file of a plan: its path relative to the project root and its new content."""
 
     path: str
     action: Action
@@ -151,28 +152,29 @@ def apply_new_project(plan: Plan) -> None:
 def apply_changes(plan: Plan) -> None:
     """Write a plan's changes into an existing project; on any failure restore every file.
 
-    Deleted files go last, and a folder they leave empty is removed too.
+    A deleted file's folder is removed too when it is left empty.
     """
     backups: list[tuple[Path, bytes | None, bool]] = []
     created_dirs: list[Path] = []
     emptied: list[Path] = []
-    ordered = sorted(plan.writes, key=lambda change: change.action is Action.DELETE)
     try:
-        for change in ordered:
+        for change in plan.writes:
             path = plan.root / change.path
-            existed = path.exists()
-            executable = existed and os.access(path, os.X_OK)
-            backups.append((path, path.read_bytes() if existed else None, executable))
             if change.action is Action.DELETE:
-                path.unlink(missing_ok=True)
-                emptied.append(path.parent)
+                if path.exists():
+                    backups.append((path, path.read_bytes(), os.access(path, os.X_OK)))
+                    path.unlink()
+                    emptied.append(path.parent)
                 continue
             created_dirs.extend(_make_parents(path.parent))
+            old = path.read_bytes() if path.exists() else None
+            backups.append((path, old, old is not None and os.access(path, os.X_OK)))
             _write(path, change.new, change.executable)
     except BaseException as exc:
         for path, old, executable in reversed(backups):
             if old is None:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                    path.unlink()
             else:
                 _write(path, old, executable)
         _remove_empty(created_dirs)
@@ -217,7 +219,7 @@ def _make_parents(folder: Path) -> list[Path]:
 
 def _remove_empty_up_to(folder: Path, root: Path) -> None:
     """Remove ``folder`` and its parents below ``root`` while they are empty."""
-    while folder != root and root in folder.parents:
+    while folder != root and folder.is_relative_to(root):
         try:
             folder.rmdir()
         except OSError:

@@ -51,7 +51,7 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A snapshot of the checkout, so the wheel and the comparison see the same templates."""
     snapshot = tmp_path_factory.mktemp("checkout")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for folder in ("chatkit_scaffold", "templates"):
+    for folder in ("chatkit_scaffold", "templates", "releases"):
         shutil.copytree(REPO_ROOT / folder, snapshot / folder, ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO_ROOT / name, snapshot / name)
@@ -70,6 +70,8 @@ def installed_tool(tmp_path_factory: pytest.TempPathFactory, checkout: Path) -> 
         names = set(archive.namelist())
     assert "chatkit_scaffold/templates/core/component.toml" in names
     assert "chatkit_scaffold/templates/components/agent/kind.toml" in names
+    assert "chatkit_scaffold/releases/0.1.0/release.toml" in names
+    assert "chatkit_scaffold/releases/0.1.0/project/copier.yml" in names
     run([uv, "venv", "--python", sys.executable, str(work / "venv")], cwd=work)
     python = work / "venv" / "bin" / "python"
     run([uv, "pip", "install", "--python", str(python), str(wheel)], cwd=work)
@@ -82,6 +84,15 @@ def test_installed_wheel_uses_its_own_templates(installed_tool: Path, tmp_path: 
             str(installed_tool / "python"),
             "-c",
             "from chatkit_scaffold.templates import template_root; print(template_root())",
+        ],
+        cwd=tmp_path,
+    )
+    assert Path(where.strip()).is_relative_to(installed_tool.parent)
+    where = run(
+        [
+            str(installed_tool / "python"),
+            "-c",
+            "from chatkit_scaffold.releases import find_release; print(find_release('0.1.0').path)",
         ],
         cwd=tmp_path,
     )

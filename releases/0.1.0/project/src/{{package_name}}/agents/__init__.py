@@ -1,0 +1,46 @@
+"""The agents: the entry agent and the specialists it hands off to."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from agents import Agent, Handoff, Model, handoff
+
+from ..context import ChatAgentContext
+from . import specialists
+from .assistant import build_assistant
+
+__all__ = ["build_entry_agent", "build_specialist_handoffs"]
+
+SPECIALIST_ATTRIBUTES = ("NAME", "HANDOFF_DESCRIPTION", "build_agent")
+
+
+def build_entry_agent(model: Model) -> Agent[ChatAgentContext]:
+    """The agent every turn starts with, able to hand off to every specialist."""
+    return build_assistant(model, build_specialist_handoffs(model))
+
+
+def build_specialist_handoffs(
+    model: Model,
+) -> list[Handoff[ChatAgentContext, Agent[ChatAgentContext]]]:
+    """One handoff per module in `agents/specialists/`, in name order."""
+    handoffs: list[Handoff[ChatAgentContext, Agent[ChatAgentContext]]] = []
+    for info in sorted(pkgutil.iter_modules(specialists.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{specialists.__name__}.{info.name}")
+        missing = [name for name in SPECIALIST_ATTRIBUTES if not hasattr(module, name)]
+        if missing:
+            raise RuntimeError(f"Specialist module {module.__name__} lacks {', '.join(missing)}")
+        agent = module.build_agent(model)
+        if not isinstance(agent, Agent):
+            raise RuntimeError(f"{module.__name__}.build_agent() must return an agents.Agent")
+        handoffs.append(
+            handoff(
+                agent,
+                tool_name_override=f"transfer_to_{module.NAME}",
+                tool_description_override=str(module.HANDOFF_DESCRIPTION),
+            )
+        )
+    return handoffs
