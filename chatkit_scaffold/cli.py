@@ -453,6 +453,41 @@ for _kind in _kinds.values():
         app.command(_kind.grow_command)(_grow_command(_kind))
 
 
+@app.command()
+def update(project: ProjectOption = Path("."), dry_run: GrowDryRunOption = False) -> None:
+    """Bring the project to this version's templates (three-way merge; your edits are kept)."""
+    from chatkit_scaffold.update import CONFLICTS_EXIT_CODE, update_project
+
+    console = Console()
+    with _errors_to_exit_codes():
+        result = update_project(project, dry_run=dry_run)
+    if result.current:
+        for note in result.plan.notes:
+            console.print(note, soft_wrap=True)
+        return
+    console.print(
+        f"Updating {escape(str(result.plan.root))} from chatkit-scaffold {result.from_version} "
+        f"to {result.to_version}.",
+        soft_wrap=True,
+    )
+    _print_changes(console, result.plan, dry_run)
+    conflicts = result.merge.conflicts
+    if not conflicts:
+        return
+    verb = "would need" if dry_run else "need"
+    err = Console(stderr=True)
+    err.print(f"[bold red]{len(conflicts)} file(s) {verb} resolving:[/]")
+    for item in conflicts:
+        where = f"{item.conflicts} conflict(s)" if item.conflicts else "kept as yours (binary)"
+        err.print(f"  {escape(item.path)}: {where}", soft_wrap=True)
+    err.print(
+        "Edit each file: keep what you want between the <<<<<<< yours and >>>>>>> markers and "
+        "delete the markers; then run the project's tests.",
+        soft_wrap=True,
+    )
+    raise typer.Exit(CONFLICTS_EXIT_CODE)
+
+
 def _print_changes(console: Console, plan: Plan, dry_run: bool) -> None:
     from rich.filesize import decimal
     from rich.table import Table
@@ -465,7 +500,12 @@ def _print_changes(console: Console, plan: Plan, dry_run: bool) -> None:
     if not plan.writes:
         console.print("Nothing to do: the project already has everything this command adds.")
         return
-    styles = {Action.CREATE: "green", Action.MODIFY: "yellow", Action.DELETE: "red"}
+    styles = {
+        Action.CREATE: "green",
+        Action.MODIFY: "yellow",
+        Action.DELETE: "red",
+        Action.CONFLICT: "bold red",
+    }
     table = Table(show_header=True, header_style="bold")
     table.add_column("action")
     table.add_column("file")

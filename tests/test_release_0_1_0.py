@@ -36,7 +36,8 @@ from typing import Any
 import pytest
 
 from chatkit_scaffold.manifest import read_manifest
-from chatkit_scaffold.releases import find_release, render_release
+from chatkit_scaffold.releases import find_release
+from chatkit_scaffold.update import render_base
 from tests.conftest import REPO_ROOT, shared_dir
 from tests.generated.matrix import COMBINATIONS, combination_id
 
@@ -83,6 +84,11 @@ PROJECTS["tricky-agents-postgres-s3-jwt"] = (
 PROJECTS["tricky-agents-default"] = (
     ["--no-docker"],
     [["add-agent", name, "--instructions", text] for name, text in _tricky[4:]],
+)
+#: The project of the update scenario (tests/generated/test_update_scenario.py).
+PROJECTS["update-scenario"] = (
+    [],
+    [["add-agent", "billing", "--instructions", "You answer billing questions."]],
 )
 
 #: Drives the 0.1.0 CLI in the 0.1.0 environment: one process, every project.
@@ -227,13 +233,8 @@ def _dependencies(pyproject: bytes) -> dict[str, Any]:
 def test_the_renderer_reproduces_what_0_1_0_generated(generated_0_1_0: Path, key: str) -> None:
     project = generated_0_1_0 / key
     manifest = read_manifest(project)
-    assert manifest.tool_version == manifest.template_version == VERSION
-    rendered = render_release(
-        manifest.template_version,
-        manifest.answers.model_dump(),
-        manifest.components.agents,
-        manifest.components.stores,
-    )
+    assert manifest.tool_version == VERSION
+    rendered = render_base(manifest)
     on_disk = _tree(project)
     on_disk.pop(".chatkit-scaffold.json")
     assert sorted(rendered) == sorted(on_disk)
@@ -253,7 +254,7 @@ def test_the_renderer_reproduces_what_0_1_0_generated(generated_0_1_0: Path, key
             continue
         assert rendered[path].content == content, path
     if any(command[0] == "add-agent" for command in PROJECTS[key][1]):
-        recorded = {agent.name: agent.instructions for agent in manifest.components.agents}
+        recorded = {c.name: c.params["instructions"] for c in manifest.of_kind("agent")}
         for name, text in TRICKY_AGENTS.items():
             if name in recorded:
                 assert recorded[name] == text
