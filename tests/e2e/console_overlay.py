@@ -20,8 +20,8 @@ SCRIPTED_APP = Path(__file__).with_name("console_scripted_app.py")
 EDITS = [
     (
         "main.py",
-        "from .api import router\n",
-        "from .api import router\nfrom .console import router as console_router\n",
+        "from .auth import create_authenticator\n",
+        "from .auth import create_authenticator\nfrom .console import router as console_router\n",
     ),
     (
         "main.py",

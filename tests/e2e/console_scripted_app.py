@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from chatkit.actions import Action
 from chatkit.types import (
@@ -41,7 +41,6 @@ from chatkit.types import (
     WidgetRootUpdated,
 )
 from chatkit.widgets import DynamicWidgetRoot
-
 from my_app import main as app_main
 from my_app.context import RequestContext
 from my_app.server import AppChatKitServer
@@ -124,7 +123,8 @@ def verdict_card(approved: bool) -> dict[str, Any]:
 class ScriptedServer(AppChatKitServer):
     """The generated server, plus scripted commands and widget actions."""
 
-    flaky_failed: set[str] = set()
+    # User messages whose first answer already failed (shared by every request: one server).
+    flaky_failed: ClassVar[set[str]] = set()
 
     async def respond(
         self,
@@ -200,9 +200,7 @@ class ScriptedServer(AppChatKitServer):
             await self.store.save_item(
                 thread.id, sender.model_copy(update={"widget": widget}), context
             )
-            yield ThreadItemUpdatedEvent(
-                item_id=sender.id, update=WidgetRootUpdated(widget=widget)
-            )
+            yield ThreadItemUpdatedEvent(item_id=sender.id, update=WidgetRootUpdated(widget=widget))
             yield ClientEffectEvent(name="tool_approved", data={"tool": "send_email"})
             yield self._say(thread, context, "Approved: the email is on its way.")
         else:
@@ -237,5 +235,5 @@ class ScriptedServer(AppChatKitServer):
 
 
 # create_app() builds its server in the lifespan from this module-level name.
-app_main.AppChatKitServer = ScriptedServer  # type: ignore[misc]
+app_main.AppChatKitServer = ScriptedServer
 app = app_main.create_app()
