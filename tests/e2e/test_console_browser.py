@@ -13,6 +13,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,7 +179,11 @@ def test_console_on_the_default_project(
         session.send("And the Agents SDK?")
         session.answer(reply_for("And the Agents SDK?"))
         assert page.locator("#log summary", has_text="text_delta").count() > 4
+        created = page.locator("#log details", has_text="thread.created").first
+        created.locator("summary").click()  # the raw event, as received
+        expect(created.locator("pre")).to_have_text(re.compile(r'^\{"type":"thread\.created"'))
         expect(page.locator("#thread-list li")).to_have_count(1)
+        created.scroll_into_view_if_needed()
         session.shot("02-two-turns")
 
         # Markdown, and model output that tries to inject HTML.
@@ -219,6 +224,11 @@ def test_console_on_the_default_project(
         expect(page.locator("#effects")).to_contain_text("client action: demo.local")
         session.shot("05-widget-approved-and-effects")
         page.locator(".tabs button", has_text="Protocol").click()
+        session.send("/widget")  # again, to reject it: the server replaces the item this time
+        page.locator(".item-widget").last.get_by_role("button", name="Reject").click()
+        session.answer("Rejected: nothing was sent.")
+        expect(page.locator(".item-widget").last).to_have_text(re.compile("^Rejected"))
+        assert page.locator("#log summary", has_text="thread.item.replaced").count() == 1
 
         # A client tool call answered with the console's built-in answer.
         session.send("/tool")
@@ -266,7 +276,7 @@ def test_console_on_the_default_project(
         expect(page.locator("#thread-title")).to_have_text("Console tour")
 
         # Two more turns from elsewhere, then a reload: the thread comes back as stored, its
-        # newest page first (23 items: more than get_by_id's first page).
+        # newest page first (26 items: more than get_by_id's first page).
         thread_id = page.evaluate("decodeURIComponent(location.hash.split('=')[1])")
         for text in ("Third turn", "Fourth turn"):
             post_stream(
@@ -282,17 +292,23 @@ def test_console_on_the_default_project(
         expect(page.locator("#items > .item")).to_have_count(20)
         page.locator("#items-earlier").click()
         expect(page.locator("#items-earlier")).to_be_hidden()
-        expect(page.locator(".item-user_message")).to_have_count(10)
-        expect(page.locator(".item-widget")).to_have_text(re.compile("^Approved"))
+        expect(page.locator(".item-user_message")).to_have_count(11)
+        expect(page.locator(".item-widget").first).to_have_text(re.compile("^Approved"))
+        expect(page.locator(".item-widget").last).to_have_text(re.compile("^Rejected"))
         expect(page.locator(".item-user_message img[alt='dot.png']")).to_have_count(1)
-        page.locator(".item-widget").scroll_into_view_if_needed()
+        page.locator(".item-widget").first.scroll_into_view_if_needed()
         session.shot("09-after-reload")
 
         # More threads than a page: paging, then a new thread and its deletion.
-        for number in range(20):
-            post_stream(
-                server.url,
-                {"type": "threads.create", "params": {"input": user_input(f"Thread {number}")}},
+        with ThreadPoolExecutor(4) as pool:
+            list(
+                pool.map(
+                    lambda number: post_stream(
+                        server.url,
+                        {"type": "threads.create", "params": {"input": user_input(f"T{number}")}},
+                    ),
+                    range(20),
+                )
             )
         page.reload()
         expect(page.locator("#thread-list li")).to_have_count(20)
