@@ -128,9 +128,16 @@ def test_console_enabled_false_hides_it_even_on_loopback(store_url: str, tmp_pat
     ("value", "expected"), [("false", False), ("0", False), ("true", True), ("", None)]
 )
 def test_console_enabled_is_read_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, expected: bool | None
+    monkeypatch: pytest.MonkeyPatch,
+    store_url: str,
+    tmp_path: Path,
+    value: str,
+    expected: bool | None,
 ) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("DATABASE_URL", store_url)
     monkeypatch.setenv("OPENAI_API_KEY", "test")
     monkeypatch.setenv("LLM_PROVIDER", "openai")
     monkeypatch.setenv("CONSOLE_ENABLED", value)
