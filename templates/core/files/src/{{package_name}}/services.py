@@ -15,6 +15,7 @@ from . import files
 from .agents import build_entry_agent
 from .auth import Authenticator, create_authenticator
 from .context import RequestContext
+from .file_storage import FileStorage
 from .llm_factory import configure_tracing, create_model, uses_chat_completions
 from .server import AppChatKitServer
 from .settings import Settings
@@ -28,6 +29,7 @@ class Services:
 
     settings: Settings
     store: AppStore
+    file_storage: FileStorage | None
     attachment_store: AttachmentStore[RequestContext] | None
     authenticator: Authenticator
     server: AppChatKitServer
@@ -65,4 +67,4 @@ async def start_services(
     )
     authenticator = create_authenticator(settings)
     await store.initialize()
-    return Services(settings, store, attachment_store, authenticator, server)
+    return Services(settings, store, file_storage, attachment_store, authenticator, server)

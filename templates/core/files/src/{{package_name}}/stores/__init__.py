@@ -11,7 +11,8 @@ import importlib
 import pkgutil
 from typing import Protocol, cast
 
-from .base import AppStore, AttachmentFiles
+from ..file_storage import FileStorage
+from .base import AppStore
 
 
 class _Backend(Protocol):
@@ -19,12 +20,12 @@ class _Backend(Protocol):
     EXAMPLE_URL: str
 
     def from_url(
-        self, database_url: str, *, pool_size: int, files: AttachmentFiles | None
+        self, database_url: str, *, pool_size: int, files: FileStorage | None
     ) -> AppStore: ...
 
 
 def create_store(
-    database_url: str, *, pool_size: int = 10, files: AttachmentFiles | None = None
+    database_url: str, *, pool_size: int = 10, files: FileStorage | None = None
 ) -> AppStore:
     """Return the store for `database_url`; its schema is created on first use.
 
@@ -59,4 +60,4 @@ def _backends() -> list[_Backend]:
     ]
 
 
-__all__ = ["AppStore", "AttachmentFiles", "backend_names", "create_store"]
+__all__ = ["AppStore", "FileStorage", "backend_names", "create_store"]

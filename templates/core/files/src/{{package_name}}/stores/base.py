@@ -18,34 +18,13 @@ from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata, UserMess
 from pydantic import TypeAdapter
 
 from ..context import RequestContext
+from ..file_storage import FileStorage
 from ..ids import new_id
 
 logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 100
 """Upper bound of `limit` for every paginated load; the SDK forwards the client's value as is."""
-
-
-class AttachmentFiles(Protocol):
-    """The file store as the app uses it: bytes for the model, fresh URLs, deletion.
-
-    The store refreshes the URLs of every attachment it loads and deletes the bytes of a
-    deleted thread's attachments; the converter reads the bytes it sends to the model.
-    """
-
-    async def read_bytes(self, attachment: Attachment, context: RequestContext) -> bytes:
-        """The uploaded bytes; raises `NotFoundError` if missing, not uploaded or foreign."""
-        ...
-
-    def refresh_urls(self, attachment: Attachment, context: RequestContext) -> Attachment:
-        """The attachment with freshly signed URLs for this requester."""
-        ...
-
-    async def delete_files(
-        self, attachments: Sequence[Attachment], context: RequestContext
-    ) -> None:
-        """Remove the bytes of attachments whose records are already gone."""
-        ...
 
 
 OwnedAttachment = tuple[RequestContext, Attachment]
@@ -82,7 +61,7 @@ class AppStore(Store[RequestContext]):
       may never have persisted), but the thread itself must exist and be the caller's.
     """
 
-    def __init__(self, files: AttachmentFiles | None = None) -> None:
+    def __init__(self, files: FileStorage | None = None) -> None:
         self.files = files
 
     @abstractmethod

@@ -21,9 +21,9 @@ from psycopg.errors import ForeignKeyViolation
 from psycopg_pool import AsyncConnectionPool
 
 from ..context import RequestContext
+from ..file_storage import FileStorage
 from .base import (
     AppStore,
-    AttachmentFiles,
     OwnedAttachment,
     attachment_not_found,
     check_order,
@@ -97,7 +97,7 @@ _JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 """A `\\u0000` escape in JSON text (not an escaped backslash followed by `u0000`)."""
 
 
-def from_url(database_url: str, *, pool_size: int, files: AttachmentFiles | None) -> PostgresStore:
+def from_url(database_url: str, *, pool_size: int, files: FileStorage | None) -> PostgresStore:
     """Build the store for a `postgresql://` URL with at most `pool_size` connections."""
     return PostgresStore(libpq_url(database_url), pool_size=pool_size, files=files)
 
@@ -112,7 +112,7 @@ class PostgresStore(AppStore):
     """ChatKit store in PostgreSQL; timestamps are naive `TIMESTAMP`s, like the SDK's."""
 
     def __init__(
-        self, conninfo: str, *, pool_size: int = 10, files: AttachmentFiles | None = None
+        self, conninfo: str, *, pool_size: int = 10, files: FileStorage | None = None
     ) -> None:
         super().__init__(files)
         self._conninfo = conninfo

@@ -20,9 +20,9 @@ import aiosqlite
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 
 from ..context import RequestContext
+from ..file_storage import FileStorage
 from .base import (
     AppStore,
-    AttachmentFiles,
     OwnedAttachment,
     attachment_not_found,
     check_order,
@@ -88,7 +88,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 """Schema steps; step N (1-based) brings the file to schema version N. Only ever append."""
 
 
-def from_url(database_url: str, *, pool_size: int, files: AttachmentFiles | None) -> SQLiteStore:
+def from_url(database_url: str, *, pool_size: int, files: FileStorage | None) -> SQLiteStore:
     """Build the store for a `sqlite://` URL (`pool_size` does not apply to SQLite)."""
     return SQLiteStore(sqlite_path(database_url), files=files)
 
@@ -121,7 +121,7 @@ class SQLiteStore(AppStore):
     timeout let several processes use the same file.
     """
 
-    def __init__(self, path: Path | None, *, files: AttachmentFiles | None = None) -> None:
+    def __init__(self, path: Path | None, *, files: FileStorage | None = None) -> None:
         super().__init__(files)
         self.path = path
         self._conn: aiosqlite.Connection | None = None

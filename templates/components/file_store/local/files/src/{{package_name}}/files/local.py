@@ -36,7 +36,7 @@ from pydantic import AnyUrl
 
 from ..context import RequestContext
 from ..errors import error_response
-from ..settings import Settings, SettingsError
+from ..settings import Settings, SettingsError, origin_of
 from ..stores.base import AppStore
 from .base import AppAttachmentStore, is_attachment_id, owner_key
 from .policy import UploadPolicy, UploadRejected, is_previewable_image
@@ -73,6 +73,8 @@ class LocalFiles:
         self.root = root
         self._signer = signer
         self._base_url = public_base_url.rstrip("/")
+        self.app_origin: str | None = origin_of(self._base_url)
+        self.browser_origins: tuple[str, ...] = (origin_of(self._base_url),)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalFiles:

@@ -10,8 +10,9 @@ from chatkit.store import AttachmentStore
 from fastapi import APIRouter
 
 from ..context import RequestContext
+from ..file_storage import FileStorage
 from ..settings import Settings
-from ..stores.base import AppStore, AttachmentFiles
+from ..stores.base import AppStore
 
 __all__ = ["create_attachment_store", "create_file_storage", "router"]
 
@@ -19,13 +20,13 @@ router = APIRouter()
 """No file routes."""
 
 
-def create_file_storage(settings: Settings) -> AttachmentFiles | None:
+def create_file_storage(settings: Settings) -> FileStorage | None:
     """No file storage: attachment bytes are never kept."""
     return None
 
 
 def create_attachment_store(
-    settings: Settings, records: AppStore, files: AttachmentFiles | None
+    settings: Settings, records: AppStore, files: FileStorage | None
 ) -> AttachmentStore[RequestContext] | None:
     """No attachment store: the ChatKit server then refuses attachments (501)."""
     return None

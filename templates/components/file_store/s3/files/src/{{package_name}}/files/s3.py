@@ -34,7 +34,7 @@ from chatkit.types import (
 from pydantic import AnyUrl
 
 from ..context import RequestContext
-from ..settings import Settings
+from ..settings import Settings, origin_of
 from ..stores.base import AppStore
 from .base import AppAttachmentStore, is_attachment_id, owner_key
 from .policy import SNIFF_BYTES, UploadPolicy, UploadRejected, is_previewable_image
@@ -49,15 +49,27 @@ DOWNLOAD_URL_TTL_SECONDS = 12 * 60 * 60
 # DeleteObjects takes at most this many keys per call.
 _DELETE_BATCH = 1000
 _MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+AWS_S3_ORIGIN = "https://*.amazonaws.com"
 
 
 class S3Files:
     """Attachment bytes in `bucket` under `<user key>/<attachment id>`, through presigned URLs."""
 
-    def __init__(self, *, client: S3Client, bucket: str, policy: UploadPolicy) -> None:
+    def __init__(
+        self,
+        *,
+        client: S3Client,
+        bucket: str,
+        policy: UploadPolicy,
+        endpoint_url: str | None = None,
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self._policy = policy
+        self.app_origin: str | None = None
+        # Virtual-hosted AWS URLs name the bucket and region in the host: any AWS host.
+        origin = origin_of(endpoint_url) if endpoint_url else AWS_S3_ORIGIN
+        self.browser_origins: tuple[str, ...] = (origin,)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Files:
@@ -78,7 +90,12 @@ class S3Files:
             config=Config(signature_version="s3v4", s3={"addressing_style": addressing}),
         )
         policy = UploadPolicy.create(settings.max_upload_bytes, settings.allowed_upload_types)
-        return cls(client=client, bucket=settings.upload_bucket, policy=policy)
+        return cls(
+            client=client,
+            bucket=settings.upload_bucket,
+            policy=policy,
+            endpoint_url=endpoint_url,
+        )
 
     async def read_bytes(self, attachment: Attachment, context: RequestContext) -> bytes:
         key = self.key(attachment.id, context)

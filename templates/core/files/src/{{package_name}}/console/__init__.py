@@ -14,9 +14,10 @@ Who gets it (`CONSOLE_ENABLED`):
   the `Host`, and to DNS-rebinding pages whose `Host` is their own domain.
 
 Every answer carries a strict Content-Security-Policy with a fresh nonce for the page's one
-inline script and style: the page can only talk to this origin, plus the origins uploads and
-previews are served from (`PUBLIC_BASE_URL` for the local file store, `S3_ENDPOINT_URL` or
-`*.amazonaws.com` for S3), and Trusted Types forbid any HTML string reaching the DOM.
+inline script and style: the page can only talk to this origin, plus the origins the file store
+says uploads and previews are served from (`PUBLIC_BASE_URL` for the local file store,
+`S3_ENDPOINT_URL` or `*.amazonaws.com` for S3), and Trusted Types forbid any HTML string reaching
+the DOM.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from ..settings import Settings
+from ..services import Services
 
 __all__ = ["console_allowed", "router"]
 
@@ -41,25 +42,25 @@ router = APIRouter()
 PACKAGE = __name__.split(".")[0]
 NONCE_MARK = "__CONSOLE_NONCE__"
 CONFIG_MARK = "__CONSOLE_CONFIG__"
-# Virtual-hosted S3 URLs name the bucket and region in the host, so any AWS host is allowed.
-AWS_S3_ORIGINS = ("https://*.amazonaws.com",)
 
 
 @router.get("/console", include_in_schema=False)
 async def console_page(request: Request) -> HTMLResponse:
     """The console page, or 404 when the console is off for this request."""
-    settings: Settings = request.app.state.settings
-    if not console_allowed(request, settings.console_enabled):
+    services: Services = request.app.state.services
+    if not console_allowed(request, services.settings.console_enabled):
         raise HTTPException(status_code=404, detail="Not Found")
-    uploads = request.app.state.server.attachment_store is not None
-    file_origins = upload_origins(settings) if uploads else []
+    storage = services.file_storage
+    uploads = services.attachment_store is not None and storage is not None
+    file_origins = list(storage.browser_origins) if storage is not None and uploads else []
+    app_origin = storage.app_origin if storage is not None else None
     nonce = secrets.token_urlsafe(18)
     config = {
         "project": request.app.title,
         "package": PACKAGE,
         "uploads": uploads,
         "file_origins": file_origins,
-        "public_origin": origin_of(settings.public_base_url),
+        "public_origin": app_origin or str(request.base_url).rstrip("/"),
         "devtoken_command": f"uv run python -m {PACKAGE}.devtoken USER",
     }
     # The nonce goes in first: the config, inserted last, is never searched for markers.
@@ -92,27 +93,6 @@ def is_loopback(host: str | None) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
-
-
-def upload_origins(settings: Settings) -> list[str]:
-    """Origins the page must reach besides its own: where uploads go and previews come from."""
-    origins = [origin_of(settings.public_base_url)]
-    if settings.s3_endpoint_url:
-        origins.append(origin_of(settings.s3_endpoint_url))
-    elif settings.upload_bucket:
-        origins.extend(AWS_S3_ORIGINS)
-    return list(dict.fromkeys(origins))
-
-
-def origin_of(url: str) -> str:
-    """`scheme://host[:port]` of an absolute http(s) URL; ValueError for anything else."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"not an absolute http(s) URL: {url!r}")
-    host = parts.hostname
-    if ":" in host:  # an IPv6 address keeps its brackets in an origin
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
 def security_headers(nonce: str, file_origins: list[str]) -> dict[str, str]:
