@@ -91,7 +91,15 @@ def test_values_come_from_one_source() -> None:
 def test_every_grow_command_of_the_catalog_is_a_cli_command() -> None:
     commands = {command.name for command in cli.app.registered_commands}
     grown = {kind.grow_command for kind in load_catalog().kinds.values() if kind.grow_command}
-    assert grown == {"add-store", "add-file-store", "add-provider", "add-auth", "add-agent"}
+    assert grown == {
+        "add-store",
+        "add-file-store",
+        "add-provider",
+        "add-auth",
+        "add-agent",
+        "add-tool",
+        "add-widget",
+    }
     assert grown <= commands
 
 
