@@ -269,10 +269,10 @@ def test_add_widget_adds_template_builder_handler_and_test(tmp_path: Path) -> No
     assert widget["version"] == "1.0"
     assert set(widget["jsonSchema"]["required"]) == {"title", "message", "button", "action", "done"}
     builder = (project / "src/my_app/widgets/order_status.py").read_text()
-    assert "class OrderStatusCard(BaseModel):" in builder
+    assert "class Card(BaseModel):" in builder
     assert 'ACTION = "order_status.press"' in builder
     handler = (project / "src/my_app/actions/order_status.py").read_text()
-    assert "HANDLER = StreamedAction(ACTION, OrderStatusCard, press)" in handler
+    assert "HANDLER = StreamedAction(widget.ACTION, widget.Card, press)" in handler
     assert add_widget(project, "order_status").writes == ()
     for name, words in [("clock", "taken by a widget or action"), ("9lives", "identifier")]:
         with pytest.raises(UsageError) as caught:

@@ -157,3 +157,23 @@ def test_rendered_projects_pass_ruff(tmp_path: Path, answers: dict[str, object])
     assert check.returncode == 0, check.stdout
     formatted = ruff("format", "--no-cache", "--check", ".", cwd=project)
     assert formatted.returncode == 0, formatted.stdout
+
+
+#: The longest tool and widget names the grow commands accept.
+LONG_NAME = "a" * 38 + "_x"
+
+
+def test_grown_tools_and_widgets_pass_ruff_at_any_name_length(tmp_path: Path) -> None:
+    from chatkit_scaffold.grow import add_tool, add_widget
+
+    project = tmp_path / "my-app"
+    new_project(ProjectOptions.parse({"name": "my-app", "agents": ["billing"]}), project)
+    for name in (LONG_NAME, "x"):
+        add_tool(project, f"{name[:-1]}s", "server")
+        add_tool(project, f"{name[:-1]}c", "client", "billing")
+        add_tool(project, f"{name[:-1]}a", "approval")
+        add_widget(project, f"{name[:-1]}w")
+    check = ruff("check", "--no-cache", ".", cwd=project)
+    assert check.returncode == 0, check.stdout
+    formatted = ruff("format", "--no-cache", "--check", ".", cwd=project)
+    assert formatted.returncode == 0, formatted.stdout
