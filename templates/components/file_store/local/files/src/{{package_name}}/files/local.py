@@ -19,6 +19,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import anyio
@@ -39,12 +40,15 @@ from ..errors import error_response
 from ..settings import Settings, SettingsError, origin_of
 from ..stores.base import AppStore
 from .base import AppAttachmentStore, is_attachment_id, owner_key
-from .policy import UploadPolicy, UploadRejected, is_previewable_image
+from .policy import UploadPolicy, UploadRejected, invalid, is_previewable_image
 from .signing import InvalidToken, Purpose, TokenScopeError, UrlSigner
 from .upload_body import receive_upload
 
 logger = logging.getLogger(__name__)
 
+DECLARED_SIZE = "declared_size"
+SIGNING_KEY_FILE = ".signing-key"
+SIGNING_KEY_BYTES = 32
 UPLOAD_URL_TTL_SECONDS = 60 * 60
 DOWNLOAD_URL_TTL_SECONDS = 12 * 60 * 60
 
@@ -56,14 +60,34 @@ _DOWNLOAD_HEADERS = {
 
 
 def signing_key(settings: Settings) -> bytes:
-    """SIGNING_SECRET, or a random key (with a warning) when it is not set."""
-    if settings.signing_secret is None:
-        logger.warning(
-            "SIGNING_SECRET is not set: file URLs are signed with a random key, so they stop "
-            "working after a restart and across workers. Set it in production."
+    """SIGNING_SECRET, or the key kept in `UPLOAD_DIR/.signing-key` (created on first use).
+
+    The key file is what lets every worker process on this machine, and every restart, sign
+    and check the same URLs; servers on several machines must share SIGNING_SECRET instead.
+    """
+    if settings.signing_secret is not None:
+        return settings.signing_secret.get_secret_value().encode()
+    path = settings.upload_dir / SIGNING_KEY_FILE
+    if not path.exists():
+        # Written whole to a private temporary file, then linked into place: a concurrent
+        # start either links first or reads the complete key the other one linked.
+        temporary = path.with_name(f"{SIGNING_KEY_FILE}.{secrets.token_hex(8)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(secrets.token_bytes(SIGNING_KEY_BYTES))
+        try:
+            os.link(temporary, path)
+            logger.info("SIGNING_SECRET is unset: file URLs are signed with the key in %s", path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    key = path.read_bytes()
+    if len(key) < SIGNING_KEY_BYTES:
+        raise SettingsError(
+            [f"SIGNING_SECRET is unset and {path} holds no usable key: delete it or set one"]
         )
-        return secrets.token_bytes(32)
-    return settings.signing_secret.get_secret_value().encode()
+    return key
 
 
 class LocalFiles:
@@ -148,6 +172,8 @@ class LocalAttachmentStore(AppAttachmentStore):
         upload = AttachmentUploadDescriptor(
             url=AnyUrl(self.files.signed_url(attachment_id, context, "upload")), method="POST"
         )
+        # Server-only (never sent to the client): the upload must be exactly this size.
+        metadata: dict[str, Any] = {DECLARED_SIZE: input.size}
         if is_previewable_image(mime_type):
             return ImageAttachment(
                 id=attachment_id,
@@ -155,9 +181,14 @@ class LocalAttachmentStore(AppAttachmentStore):
                 mime_type=mime_type,
                 upload_descriptor=upload,
                 preview_url=AnyUrl(self.files.signed_url(attachment_id, context, "download")),
+                metadata=metadata,
             )
         return FileAttachment(
-            id=attachment_id, name=input.name, mime_type=mime_type, upload_descriptor=upload
+            id=attachment_id,
+            name=input.name,
+            mime_type=mime_type,
+            upload_descriptor=upload,
+            metadata=metadata,
         )
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
@@ -213,6 +244,12 @@ class LocalAttachmentStore(AppAttachmentStore):
         temporary = final.with_name(f".{final.name}.{secrets.token_hex(8)}.part")
         try:
             received = await receive_upload(request, temporary, self._policy.max_bytes)
+            declared = (attachment.metadata or {}).get(DECLARED_SIZE)
+            if isinstance(declared, int) and received.size != declared:
+                raise invalid(
+                    f"The upload is {received.size} bytes but the attachment was declared "
+                    f"{declared} bytes."
+                )
             self._policy.check_received(attachment.mime_type, received.content_type, received.head)
             os.replace(temporary, final)
         finally:
