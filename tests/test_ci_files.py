@@ -31,7 +31,9 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 
 def test_the_workflow_passes_zizmors_offline_audit(project: Path) -> None:
-    result = run("zizmor", "--offline", "--min-severity", "medium", ".github/workflows", cwd=project)
+    result = run(
+        "zizmor", "--offline", "--min-severity", "medium", ".github/workflows", cwd=project
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings" in result.stdout + result.stderr
 
