@@ -1,18 +1,18 @@
 """A real OCI builder for the tests: Podman from Debian packages, and a stand-in base image.
 
-The generated Dockerfile starts ``FROM python:3.11-slim``. Where no image registry is reachable,
-:func:`ensure_base_image` builds a stand-in for it from Debian bookworm packages (``mmdebstrap``:
-Python 3.11, pip, ``python`` on ``PATH``, ``groupadd``/``useradd``) and tags it
-``docker.io/library/python:3.11-slim``, so the shipped Dockerfile builds unchanged. The stand-in is
-built once per machine and reused while its recipe is unchanged (a label records the recipe's
-hash); a real ``python:3.11-slim`` already in the store is used as it is.
+The generated Dockerfile starts ``FROM python:3.11-slim``. :func:`ensure_base_image` uses that
+image when the store has it or a registry gives it; where no registry answers, it builds a
+stand-in from Debian bookworm packages (``mmdebstrap``: Python 3.11, pip, ``python`` on ``PATH``,
+``groupadd``/``useradd``) and tags it ``docker.io/library/python:3.11-slim``, so the shipped
+Dockerfile builds unchanged. The stand-in is built once per machine and reused while its recipe is
+unchanged (a label records the recipe's hash).
 
 CI prepares the machine before the tests, as root on Debian::
 
     uv run python -m tests.e2e.oci setup
 
-which installs the packages (:data:`PACKAGES`) when missing and builds the stand-in. The tests
-never install packages: without Podman they fail, naming that command.
+which installs the packages (:data:`PACKAGES`) when missing and makes the base image available.
+The tests never install packages: without Podman they fail, naming that command.
 
 Two quirks of some machines are handled for every machine:
 
@@ -45,9 +45,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Debian packages of the builder: Podman, the runtime it uses, user-mode networking (the
-#: containers reach the host's loopback through slirp4netns), and the base image's bootstrapper.
-PACKAGES = ("podman", "runc", "slirp4netns", "mmdebstrap")
+#: Debian packages of the builder: Podman, the runtime it uses, and user-mode networking (the
+#: containers reach the host's loopback through slirp4netns).
+RUN_PACKAGES = ("podman", "runc", "slirp4netns")
+#: What :data:`RUN_PACKAGES` need to build the stand-in base image besides.
+PACKAGES = (*RUN_PACKAGES, "mmdebstrap")
 
 #: The image the generated Dockerfile's ``FROM python:${PYTHON_VERSION}-slim`` resolves to.
 BASE_IMAGE = "docker.io/library/python:3.11-slim"
@@ -132,28 +134,28 @@ def run(
 
 
 def podman(*args: str, timeout: float = 900) -> str:
-    """Run ``podman ARGS`` with :data:`RUNTIME`."""
+    """Run ``podman ARGS`` with :data:`RUNTIME` (for builds too)."""
     return run(["podman", "--runtime", RUNTIME, *args], timeout=timeout)
 
 
 def ulimit_options() -> list[str]:
     """``--ulimit`` options for limits the current process has, capped at Podman's defaults.
 
-    Podman lowers its own ``nproc`` limit to 32768 before starting the runtime.
+    Podman 4.3 sets its own ``nproc`` limit to 32768 before it starts the runtime.
     """
     nofile = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 1_048_576)
     nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 32_768)
     return ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", f"nproc={nproc}:{nproc}"]
 
 
-def missing_packages() -> list[str]:
-    """The packages of :data:`PACKAGES` whose command is not installed."""
-    return [name for name in PACKAGES if shutil.which(name) is None]
+def missing_packages(packages: Sequence[str] = PACKAGES) -> list[str]:
+    """The ``packages`` whose command (of the same name) is not installed."""
+    return [name for name in packages if shutil.which(name) is None]
 
 
 def require_builder() -> None:
-    """Raise :class:`BuilderMissing`, naming the set-up command, unless the builder is here."""
-    missing = missing_packages()
+    """Raise :class:`BuilderMissing`, naming the set-up command, unless Podman can run here."""
+    missing = missing_packages(RUN_PACKAGES)
     if missing:
         raise BuilderMissing(
             f"not installed: {', '.join(missing)}. The Docker image tests need a real OCI "
@@ -167,12 +169,12 @@ def install_builder() -> None:
     if not missing_packages():
         return
     install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
-    env_prefix = ["env", "DEBIAN_FRONTEND=noninteractive"]
+    quiet = {"DEBIAN_FRONTEND": "noninteractive"}
     try:
-        run([*env_prefix, *install])
-    except RuntimeError:
-        run([*env_prefix, "apt-get", "update", "-q"])
-        run([*env_prefix, *install])
+        run(install, env=quiet)
+    except RuntimeError:  # stale package lists
+        run(["apt-get", "update", "-q"], env=quiet)
+        run(install, env=quiet)
     require_builder()
 
 
@@ -218,18 +220,41 @@ def _machine_lock(name: str) -> Iterator[None]:
         yield
 
 
-def ensure_base_image() -> float | None:
-    """Make :data:`BASE_IMAGE` available; return the seconds a build took, ``None`` if reused."""
+@dataclass(frozen=True)
+class BaseImage:
+    """How :data:`BASE_IMAGE` came to be there (``found``, ``pulled`` or ``built``) and when."""
+
+    how: str
+    seconds: float
+
+
+def _pull(image: str) -> bool:
+    """Whether pulling ``image`` from its registry worked (it fails at once where none answers)."""
+    pulled = subprocess.run(
+        ["podman", "pull", "--quiet", image], capture_output=True, timeout=600, check=False
+    )
+    return pulled.returncode == 0
+
+
+def ensure_base_image() -> BaseImage:
+    """Make :data:`BASE_IMAGE` available: the one in the store, a pull, or the stand-in.
+
+    An image in the store is used as it is, unless it is a stand-in of another recipe. Otherwise
+    the registry is tried first, so that a machine that can pull never gets the stand-in.
+    """
     require_builder()
     bootstrap, config, recipe = _recipe()
+    started = time.monotonic()
     with _machine_lock("oci-base"):
         labels = _image_labels(BASE_IMAGE)
         if labels is not None and labels.get(STAND_IN_LABEL, recipe) == recipe:
-            return None  # the stand-in of this recipe, or a real image
+            return BaseImage("found", 0.0)
         stale = labels and podman("image", "inspect", "--format", "{{.Id}}", BASE_IMAGE).strip()
-        started = time.monotonic()
-        scratch_root = _scratch_root()
-        with tempfile.TemporaryDirectory(prefix="oci-base-", dir=scratch_root) as scratch:
+        if _pull(BASE_IMAGE):
+            return BaseImage("pulled", time.monotonic() - started)
+        if shutil.which("mmdebstrap") is None:
+            raise BuilderMissing(f"mmdebstrap is not installed: run `{SETUP_COMMAND}`")
+        with tempfile.TemporaryDirectory(prefix="oci-base-", dir=_scratch_root()) as scratch:
             tarball = Path(scratch) / "rootfs.tar"
             command = [*bootstrap, "--format=tar", "bookworm", str(tarball), _MIRROR]
             run(command, env={"TMPDIR": scratch})
@@ -238,7 +263,7 @@ def ensure_base_image() -> float | None:
             podman("import", *changes, label, str(tarball), BASE_IMAGE)
         if stale:  # a stand-in of an older recipe, now untagged
             subprocess.run(["podman", "rmi", stale], capture_output=True, check=False)
-        return time.monotonic() - started
+        return BaseImage("built", time.monotonic() - started)
 
 
 def image_size(tag: str) -> int:
@@ -256,8 +281,6 @@ def build_image(context: Path, tag: str) -> BuiltImage:
         iidfile = Path(scratch) / "image-id"
         podman(
             "build",
-            "--runtime",
-            RUNTIME,
             *ulimit_options(),
             "--format=docker",
             f"--iidfile={iidfile}",
@@ -273,10 +296,9 @@ def setup() -> None:
     started = time.monotonic()
     install_builder()
     print(f"builder: {' '.join(PACKAGES)} ready in {time.monotonic() - started:.1f} s")
-    took = ensure_base_image()
-    state = "reused" if took is None else f"built in {took:.1f} s"
+    base = ensure_base_image()
     size = image_size(BASE_IMAGE) / 1_000_000
-    print(f"base image {BASE_IMAGE}: {state}, {size:.0f} MB")
+    print(f"base image {BASE_IMAGE}: {base.how} in {base.seconds:.1f} s, {size:.0f} MB")
 
 
 if __name__ == "__main__":

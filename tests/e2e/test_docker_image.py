@@ -60,10 +60,9 @@ def _built(request: pytest.FixtureRequest, name: str, answers: Mapping[str, Any]
     """The image of the project for ``answers``, built once per run across workers."""
     factory = request.getfixturevalue("tmp_path_factory")
     oci.require_builder()
-    took = oci.ensure_base_image()
-    base_mb = oci.image_size(oci.BASE_IMAGE) / 1e6
-    state = "reused" if took is None else f"built in {took:.0f} s"
-    record_figure(request.config, "base image", f"{state}, {base_mb:.0f} MB", keep=took is None)
+    base = oci.ensure_base_image()
+    text = f"{base.how} in {base.seconds:.0f} s, {oci.image_size(oci.BASE_IMAGE) / 1e6:.0f} MB"
+    record_figure(request.config, "base image", text, keep=base.how == "found")
     project = prepared_project(factory, answers)
     root = shared_dir(factory) / "oci-images"
     root.mkdir(exist_ok=True)
