@@ -56,13 +56,17 @@ LARGEST = {
 SECRET = "e2e-docker-secret-of-at-least-32-characters"
 
 
-def _built(request: pytest.FixtureRequest, name: str, answers: Mapping[str, Any]) -> oci.BuiltImage:
+def _built(
+    config: pytest.Config,
+    factory: pytest.TempPathFactory,
+    name: str,
+    answers: Mapping[str, Any],
+) -> oci.BuiltImage:
     """The image of the project for ``answers``, built once per run across workers."""
-    factory = request.getfixturevalue("tmp_path_factory")
     oci.require_builder()
     base = oci.ensure_base_image()
     text = f"{base.how} in {base.seconds:.0f} s, {oci.image_size(oci.BASE_IMAGE) / 1e6:.0f} MB"
-    record_figure(request.config, "base image", text, keep=base.how == "found")
+    record_figure(config, "base image", text, keep=base.how == "found")
     project = prepared_project(factory, answers)
     root = shared_dir(factory) / "oci-images"
     root.mkdir(exist_ok=True)
@@ -73,18 +77,22 @@ def _built(request: pytest.FixtureRequest, name: str, answers: Mapping[str, Any]
             built = oci.build_image(project, f"localhost/chatkit-scaffold-e2e/{name}:latest")
             done.write_text(json.dumps(asdict(built)))
             text = f"built in {built.build_seconds:.0f} s, {built.size_bytes / 1e6:.0f} MB"
-            record_figure(request.config, f"{name} image", text)
+            record_figure(config, f"{name} image", text)
     return oci.BuiltImage(**json.loads(done.read_text()))
 
 
 @pytest.fixture(scope="session")
-def default_image(request: pytest.FixtureRequest) -> oci.BuiltImage:
-    return _built(request, "default", {})
+def default_image(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> oci.BuiltImage:
+    return _built(pytestconfig, tmp_path_factory, "default", {})
 
 
 @pytest.fixture(scope="session")
-def largest_image(request: pytest.FixtureRequest) -> oci.BuiltImage:
-    return _built(request, "largest", LARGEST)
+def largest_image(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> oci.BuiltImage:
+    return _built(pytestconfig, tmp_path_factory, "largest", LARGEST)
 
 
 def _assert_served_by_app_user(running: Container) -> None:
@@ -161,14 +169,14 @@ def _put_from_host(descriptor: dict[str, Any], content: bytes) -> None:
 
 @pytest.fixture
 def largest_env(
-    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[dict[str, str], FakeChatCompletionsServer]]:
     """The largest project's settings for a container, with its fake, database and bucket."""
-    factory = request.getfixturevalue("tmp_path_factory")
     with ExitStack() as stack:
         fake = stack.enter_context(FakeChatCompletionsServer())
         s3_env = stack.enter_context(s3_bucket())
-        database_url = stack.enter_context(fresh_database(prepared_project(factory, LARGEST)))
+        project = prepared_project(tmp_path_factory, LARGEST)
+        database_url = stack.enter_context(fresh_database(project))
         env = {
             **s3_env,
             "S3_ENDPOINT_URL": from_container(s3_env["S3_ENDPOINT_URL"]),
