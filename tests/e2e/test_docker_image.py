@@ -184,6 +184,7 @@ def largest_env(
             "GEMINI_API_KEY": "test",
             "GEMINI_BASE_URL": from_container(fake.base_url),
             "JWT_SECRET": SECRET,
+            "SIGNING_SECRET": "container-signing-secret-0123456789ab",
             "OPENAI_AGENTS_DISABLE_TRACING": "true",
         }
         yield env, fake
