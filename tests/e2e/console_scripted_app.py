@@ -42,6 +42,7 @@ from chatkit.types import (
 )
 from chatkit.widgets import DynamicWidgetRoot
 from my_app import main as app_main
+from my_app import services as app_services
 from my_app.context import RequestContext
 from my_app.server import AppChatKitServer
 
@@ -234,6 +235,6 @@ class ScriptedServer(AppChatKitServer):
         )
 
 
-# create_app() builds its server in the lifespan from this module-level name.
-app_main.AppChatKitServer = ScriptedServer
+# start_services() builds the server at start-up from this module-level name.
+app_services.AppChatKitServer = ScriptedServer
 app = app_main.create_app()
