@@ -45,13 +45,21 @@ ReleaseFiles = dict[str, ReleaseFile]
 
 
 class Agent(Protocol):
-    """A specialist as the manifest records it (``manifest.AgentComponent`` fits)."""
+    """A specialist as a 0.1.0 manifest recorded it (``Specialist`` fits)."""
 
     @property
     def name(self) -> str: ...
 
     @property
     def instructions(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Specialist:
+    """A specialist agent: its name and instructions."""
+
+    name: str
+    instructions: str
 
 
 @dataclass(frozen=True)

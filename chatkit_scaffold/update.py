@@ -22,19 +22,11 @@ from chatkit_scaffold.catalog import load_catalog
 from chatkit_scaffold.manifest import MANIFEST_NAME, Manifest, read_manifest
 from chatkit_scaffold.merge import Labels, UpdateMerge, merge_project, read_ours
 from chatkit_scaffold.plan import Action, FileChange, Plan, apply_changes
-from chatkit_scaffold.releases import find_release, render_release
+from chatkit_scaffold.releases import Specialist, find_release, render_release
 from chatkit_scaffold.render import RenderedFile, render_project
 
 #: Exit code of an update that wrote conflict markers the user must resolve.
 CONFLICTS_EXIT_CODE = 3
-
-
-@dataclass(frozen=True)
-class _Specialist:
-    """An agent as the 0.1.0 renderer wants it."""
-
-    name: str
-    instructions: str
 
 
 @dataclass(frozen=True)
@@ -58,7 +50,9 @@ def update_project(project_dir: Path, *, dry_run: bool = False) -> UpdateResult:
     manifest = read_manifest(root)
     old = manifest.tool_version
     if old == __version__:
-        plan = Plan(root, (), (f"The project is already at chatkit-scaffold {old}; nothing to do.",))
+        plan = Plan(
+            root, (), (f"The project is already at chatkit-scaffold {old}; nothing to do.",)
+        )
         return UpdateResult(plan, UpdateMerge(files=()), old, __version__)
     answers = manifest.answers.model_dump()
     base = render_base(manifest)
@@ -95,7 +89,7 @@ def render_base(manifest: Manifest) -> Mapping[str, RenderedFile]:
             tool_version=release.version,
         )
     agents = [
-        _Specialist(c.name or "", c.params.get("instructions", ""))
+        Specialist(c.name or "", c.params.get("instructions", ""))
         for c in manifest.of_kind("agent")
     ]
     stores = [component.value for component in manifest.of_kind("database")]

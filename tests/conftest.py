@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+# Hooks: the Docker image tests print their build times and image sizes at the end of the run.
+from tests.e2e.oci_report import pytest_configure, pytest_terminal_summary  # noqa: F401
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: The tool's defaults, so equal answers given in different ways share one prepared project.

@@ -14,8 +14,7 @@ import yaml
 
 from chatkit_scaffold import releases
 from chatkit_scaffold.errors import RefusedError, ScaffoldError
-from chatkit_scaffold.manifest import AgentComponent
-from chatkit_scaffold.releases import find_release, render_release_0_1_0
+from chatkit_scaffold.releases import Specialist, find_release, render_release_0_1_0
 from tests.conftest import REPO_ROOT
 
 ANSWERS: dict[str, object] = {
@@ -108,8 +107,8 @@ def test_copier_yml_defaults_fill_missing_answers(snapshot: Path) -> None:
 
 def test_one_agent_component_per_specialist(snapshot: Path) -> None:
     agents = [
-        AgentComponent(name="billing", instructions="Answer billing questions, briefly please."),
-        AgentComponent(name="tax", instructions='Say """hi"""'),
+        Specialist(name="billing", instructions="Answer billing questions, briefly please."),
+        Specialist(name="tax", instructions='Say """hi"""'),
     ]
     files = render_release_0_1_0(snapshot, ANSWERS, agents, ["sqlite"])
     assert files["src/my_app/agents/billing.py"].content == (
@@ -122,7 +121,7 @@ def test_an_agent_component_that_collides_with_the_project_is_a_bug(snapshot: Pa
     write(snapshot / "project", {"src/{{package_name}}/agents/billing.py": "other\n"})
     with pytest.raises(ScaffoldError, match=re.escape("renders src/my_app/agents/billing.py")):
         render_release_0_1_0(
-            snapshot, ANSWERS, [AgentComponent(name="billing", instructions="x")], ["sqlite"]
+            snapshot, ANSWERS, [Specialist(name="billing", instructions="x")], ["sqlite"]
         )
 
 

@@ -76,6 +76,7 @@ def running_fake(
                 **provider_env(fake.base_url),
                 "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
                 "UPLOAD_DIR": str(tmp_path / "uploads"),
+                "SIGNING_SECRET": "e2e-signing-secret-0123456789abcdef",
                 "OPENAI_AGENTS_DISABLE_TRACING": "true",
             }
         )

@@ -35,7 +35,7 @@ from chatkit.types import (
 )
 from chatkit.widgets import DynamicWidgetRoot
 from my_app import main as app_main
-from my_app import services
+from my_app import services as app_services
 from my_app.context import RequestContext
 from my_app.server import AppChatKitServer
 
@@ -148,5 +148,5 @@ class ScriptedServer(AppChatKitServer):
 
 
 # start_services() builds the server at start-up from this module-level name.
-services.AppChatKitServer = ScriptedServer  # type: ignore[misc]
+app_services.AppChatKitServer = ScriptedServer
 app = app_main.create_app()

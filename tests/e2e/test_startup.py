@@ -31,6 +31,39 @@ def test_missing_api_key_stops_the_server_at_start_up(
     )
     assert result.returncode != 0
     assert "OPENAI_API_KEY" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_every_missing_variable_is_one_line_and_no_traceback(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    answers = {"database": "postgres", "file_store": "s3", "auth": "jwt"}
+    with running_fake(answers, tmp_path, tmp_path_factory) as app:
+        server = app.server()
+    missing = ("DATABASE_URL", "UPLOAD_BUCKET", "OPENAI_API_KEY", "JWKS_URL or JWT_SECRET")
+    env = {
+        key: value
+        for key, value in server.env.items()
+        if key not in {"DATABASE_URL", "UPLOAD_BUCKET", "OPENAI_API_KEY", "JWT_SECRET"}
+    }
+    result = subprocess.run(
+        server.command,
+        cwd=server.cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output
+    problems = [line.strip() for line in output.splitlines() if " is required" in line]
+    assert len(problems) == len(missing), output
+    for name in missing:
+        assert any(line.startswith(name) for line in problems), (name, output)
+    assert "(e.g. DATABASE_URL=postgresql://" in output
 
 
 def test_first_stream_events_come_in_protocol_order(

@@ -94,9 +94,7 @@ def test_update_keeps_every_edit_and_marks_the_overlap(
     billing = project / "src/my_app/agents/specialists/billing.py"
     edit(billing, "You answer billing questions.", "You answer billing and refund questions.")
     edit(project / "src/my_app/server.py", OVERLAP_OLD, OVERLAP_NEW)
-    edited = {
-        path: path.read_bytes() for path in (assistant, billing)
-    }
+    edited = {path: path.read_bytes() for path in (assistant, billing)}
 
     before = tree(project)
     dry = cli("update", "--dry-run", cwd=project)
@@ -115,7 +113,9 @@ def test_update_keeps_every_edit_and_marks_the_overlap(
     assert main.read_text().endswith(ROUTE)
     assert "create_app" in main.read_text()
     text = pyproject.read_text()
-    assert '    # Our own web framework pin.\n    "fastapi>=0.115,<1",\n    "humanize>=4",\n' in text
+    assert (
+        '    # Our own web framework pin.\n    "fastapi>=0.115,<1",\n    "humanize>=4",\n' in text
+    )
     assert '"pydantic-settings' in text
     server = project / "src/my_app/server.py"
     marked = server.read_text()

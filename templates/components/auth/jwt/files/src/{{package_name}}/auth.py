@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 JWKS_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"})
 LEEWAY_SECONDS = 30
+NUMERIC_CLAIMS = ("exp", "nbf", "iat")
 JWKS_TIMEOUT_SECONDS = 5.0
 JWKS_MAX_AGE_SECONDS = 3600.0
 # An unknown `kid` triggers a refetch (keys rotate), but at most this often: random kids must
@@ -135,6 +136,13 @@ class Authenticator:
             raise Unauthorized("The token has expired.") from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthorized("The token is invalid.") from exc
+        for name in NUMERIC_CLAIMS:
+            value = claims.get(name)
+            # PyJWT turns "1700000000" into a number; the JWT spec says NumericDate: a number.
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise Unauthorized(f"The token's `{name}` claim must be a number.")
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise Unauthorized("The token has no subject.")

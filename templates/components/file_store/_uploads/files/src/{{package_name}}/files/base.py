@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from abc import abstractmethod
 
 from chatkit.store import AttachmentStore
+from fastapi import Response
 
 from ..context import RequestContext
 from ..ids import new_id
@@ -30,3 +32,11 @@ class AppAttachmentStore(AttachmentStore[RequestContext]):
 
     def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
         return new_id("attachment")
+
+
+class ServedAttachmentStore(AppAttachmentStore):
+    """An attachment store whose files this app serves at `GET /files/{id}` (`downloads.py`)."""
+
+    @abstractmethod
+    async def serve(self, attachment_id: str, token: str | None) -> Response:
+        """The bytes of an uploaded attachment for a valid download token, or a JSON error."""

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from ..settings import Settings
 from ..stores.base import AppStore
+from . import downloads, routes
 from .local import LocalAttachmentStore, LocalFiles
 from .policy import UploadPolicy
-from .routes import router
 
 __all__ = ["create_attachment_store", "create_file_storage", "router"]
+
+router = APIRouter()
+"""Uploads to `/files/{id}/upload` and downloads from `/files/{id}`, through signed URLs."""
+router.include_router(routes.router)
+router.include_router(downloads.router)
 
 
 def create_file_storage(settings: Settings) -> LocalFiles:

@@ -19,7 +19,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlencode
+from typing import Any
 
 import anyio
 from chatkit.store import NotFoundError
@@ -36,45 +36,60 @@ from pydantic import AnyUrl
 
 from ..context import RequestContext
 from ..errors import error_response
-from ..settings import Settings, SettingsError, origin_of
+from ..settings import Settings, SettingsError
 from ..stores.base import AppStore
-from .base import AppAttachmentStore, is_attachment_id, owner_key
-from .policy import UploadPolicy, UploadRejected, is_previewable_image
-from .signing import InvalidToken, Purpose, TokenScopeError, UrlSigner
+from .base import ServedAttachmentStore, is_attachment_id, owner_key
+from .links import FileLinks, access_error, download_headers
+from .policy import UploadPolicy, UploadRejected, invalid, is_previewable_image
+from .signing import InvalidToken, TokenScopeError, UrlSigner
 from .upload_body import receive_upload
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_URL_TTL_SECONDS = 60 * 60
-DOWNLOAD_URL_TTL_SECONDS = 12 * 60 * 60
-
-_DOWNLOAD_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "private, max-age=3600",
-    "Content-Security-Policy": "default-src 'none'; sandbox",
-}
+DECLARED_SIZE = "declared_size"
+SIGNING_KEY_FILE = ".signing-key"
+SIGNING_KEY_BYTES = 32
 
 
 def signing_key(settings: Settings) -> bytes:
-    """SIGNING_SECRET, or a random key (with a warning) when it is not set."""
-    if settings.signing_secret is None:
-        logger.warning(
-            "SIGNING_SECRET is not set: file URLs are signed with a random key, so they stop "
-            "working after a restart and across workers. Set it in production."
+    """SIGNING_SECRET, or the key kept in `UPLOAD_DIR/.signing-key` (created on first use).
+
+    The key file is what lets every worker process on this machine, and every restart, sign
+    and check the same URLs; servers on several machines must share SIGNING_SECRET instead.
+    """
+    if settings.signing_secret is not None:
+        return settings.signing_secret.get_secret_value().encode()
+    path = settings.upload_dir / SIGNING_KEY_FILE
+    if not path.exists():
+        # Written whole to a private temporary file, then linked into place: a concurrent
+        # start either links first or reads the complete key the other one linked.
+        temporary = path.with_name(f"{SIGNING_KEY_FILE}.{secrets.token_hex(8)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(secrets.token_bytes(SIGNING_KEY_BYTES))
+        try:
+            os.link(temporary, path)
+            logger.info("SIGNING_SECRET is unset: file URLs are signed with the key in %s", path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    key = path.read_bytes()
+    if len(key) < SIGNING_KEY_BYTES:
+        raise SettingsError(
+            [f"SIGNING_SECRET is unset and {path} holds no usable key: delete it or set one"]
         )
-        return secrets.token_bytes(32)
-    return settings.signing_secret.get_secret_value().encode()
+    return key
 
 
 class LocalFiles:
     """Attachment bytes in `root/<user key>/<attachment id>`, served through signed URLs."""
 
-    def __init__(self, *, root: Path, signer: UrlSigner, public_base_url: str) -> None:
+    def __init__(self, *, root: Path, links: FileLinks) -> None:
         self.root = root
-        self._signer = signer
-        self._base_url = public_base_url.rstrip("/")
-        self.app_origin: str | None = origin_of(self._base_url)
-        self.browser_origins: tuple[str, ...] = (origin_of(self._base_url),)
+        self.links = links
+        self.app_origin: str | None = links.origin
+        self.browser_origins: tuple[str, ...] = (links.origin,)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalFiles:
@@ -85,11 +100,8 @@ class LocalFiles:
             raise SettingsError([f"UPLOAD_DIR cannot be created: {exc}"]) from exc
         if not os.access(settings.upload_dir, os.W_OK | os.X_OK):
             raise SettingsError([f"UPLOAD_DIR {settings.upload_dir} is not writable"])
-        return cls(
-            root=settings.upload_dir,
-            signer=UrlSigner(signing_key(settings)),
-            public_base_url=settings.public_base_url,
-        )
+        links = FileLinks(UrlSigner(signing_key(settings)), settings.public_base_url)
+        return cls(root=settings.upload_dir, links=links)
 
     async def read_bytes(self, attachment: Attachment, context: RequestContext) -> bytes:
         try:
@@ -100,7 +112,7 @@ class LocalFiles:
     def refresh_urls(self, attachment: Attachment, context: RequestContext) -> Attachment:
         if not isinstance(attachment, ImageAttachment) or not is_attachment_id(attachment.id):
             return attachment
-        preview_url = AnyUrl(self.signed_url(attachment.id, context, "download"))
+        preview_url = AnyUrl(self.links.signed_url(attachment.id, context, "download"))
         return attachment.model_copy(update={"preview_url": preview_url})
 
     async def delete_files(
@@ -116,23 +128,8 @@ class LocalFiles:
             raise NotFoundError(f"Attachment {attachment_id} not found.")
         return self.root / owner_key(context.user_id) / attachment_id
 
-    def signed_url(self, attachment_id: str, context: RequestContext, purpose: Purpose) -> str:
-        """An absolute URL to upload or download the attachment, with its own token."""
-        ttl = UPLOAD_URL_TTL_SECONDS if purpose == "upload" else DOWNLOAD_URL_TTL_SECONDS
-        token = self._signer.sign(attachment_id, context.user_id, purpose, ttl)
-        suffix = "/upload" if purpose == "upload" else ""
-        return f"{self._base_url}/files/{attachment_id}{suffix}?{urlencode({'token': token})}"
 
-    def authorize(self, attachment_id: str, token: str | None, purpose: Purpose) -> RequestContext:
-        """The context of the user a token was issued to, for this attachment and purpose."""
-        if not is_attachment_id(attachment_id):
-            raise NotFoundError(f"Attachment {attachment_id} not found.")
-        if not token:
-            raise InvalidToken("A file token is required.")
-        return RequestContext(user_id=self._signer.verify(token, attachment_id, purpose))
-
-
-class LocalAttachmentStore(AppAttachmentStore):
+class LocalAttachmentStore(ServedAttachmentStore):
     """Two-phase uploads to this app: records in the app's store, bytes in `LocalFiles`."""
 
     def __init__(self, *, records: AppStore, files: LocalFiles, policy: UploadPolicy) -> None:
@@ -146,18 +143,25 @@ class LocalAttachmentStore(AppAttachmentStore):
         mime_type = self._policy.check_new(input.name, input.size, input.mime_type)
         attachment_id = self.generate_attachment_id(mime_type, context)
         upload = AttachmentUploadDescriptor(
-            url=AnyUrl(self.files.signed_url(attachment_id, context, "upload")), method="POST"
+            url=AnyUrl(self.files.links.signed_url(attachment_id, context, "upload")), method="POST"
         )
+        # Server-only (never sent to the client): the upload must be exactly this size.
+        metadata: dict[str, Any] = {DECLARED_SIZE: input.size}
         if is_previewable_image(mime_type):
             return ImageAttachment(
                 id=attachment_id,
                 name=input.name,
                 mime_type=mime_type,
                 upload_descriptor=upload,
-                preview_url=AnyUrl(self.files.signed_url(attachment_id, context, "download")),
+                preview_url=AnyUrl(self.files.links.signed_url(attachment_id, context, "download")),
+                metadata=metadata,
             )
         return FileAttachment(
-            id=attachment_id, name=input.name, mime_type=mime_type, upload_descriptor=upload
+            id=attachment_id,
+            name=input.name,
+            mime_type=mime_type,
+            upload_descriptor=upload,
+            metadata=metadata,
         )
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
@@ -170,13 +174,13 @@ class LocalAttachmentStore(AppAttachmentStore):
     ) -> Response:
         """Receive the bytes of an attachment created by `attachments.create`."""
         try:
-            context = self.files.authorize(attachment_id, token, "upload")
+            context = self.files.links.authorize(attachment_id, token, "upload")
             attachment = await self._records.load_attachment(attachment_id, context)
             if attachment.upload_descriptor is None:
                 return error_response(409, "conflict", "This attachment is already uploaded.")
             await self._receive(request, attachment, context)
         except (InvalidToken, TokenScopeError, NotFoundError, UploadRejected) as exc:
-            return _access_error(exc)
+            return access_error(exc)
         uploaded = attachment.model_copy(update={"upload_descriptor": None})
         await self._records.save_attachment(uploaded, context)
         body = self.files.refresh_urls(uploaded, context)
@@ -188,21 +192,15 @@ class LocalAttachmentStore(AppAttachmentStore):
     async def serve(self, attachment_id: str, token: str | None) -> Response:
         """Serve the bytes of an uploaded attachment."""
         try:
-            context = self.files.authorize(attachment_id, token, "download")
+            context = self.files.links.authorize(attachment_id, token, "download")
             attachment = await self._records.load_attachment(attachment_id, context)
             path = self.files.path(attachment_id, context)
             if attachment.upload_descriptor is not None or not await anyio.Path(path).is_file():
                 raise NotFoundError(f"Attachment {attachment_id} has no uploaded file.")
         except (InvalidToken, TokenScopeError, NotFoundError) as exc:
-            return _access_error(exc)
-        inline = is_previewable_image(attachment.mime_type)
-        return FileResponse(
-            path,
-            media_type=attachment.mime_type,
-            filename=attachment.name,
-            content_disposition_type="inline" if inline else "attachment",
-            headers=_DOWNLOAD_HEADERS,
-        )
+            return access_error(exc)
+        headers = download_headers(attachment.name, attachment.mime_type)
+        return FileResponse(path, media_type=attachment.mime_type, headers=headers)
 
     async def _receive(
         self, request: Request, attachment: Attachment, context: RequestContext
@@ -213,18 +211,13 @@ class LocalAttachmentStore(AppAttachmentStore):
         temporary = final.with_name(f".{final.name}.{secrets.token_hex(8)}.part")
         try:
             received = await receive_upload(request, temporary, self._policy.max_bytes)
+            declared = (attachment.metadata or {}).get(DECLARED_SIZE)
+            if isinstance(declared, int) and received.size != declared:
+                raise invalid(
+                    f"The upload is {received.size} bytes but the attachment was declared "
+                    f"{declared} bytes."
+                )
             self._policy.check_received(attachment.mime_type, received.content_type, received.head)
             os.replace(temporary, final)
         finally:
             temporary.unlink(missing_ok=True)
-
-
-def _access_error(exc: Exception) -> JSONResponse:
-    """The JSON error for a refused file request."""
-    if isinstance(exc, UploadRejected):
-        return error_response(exc.status_code, exc.code, exc.message)
-    if isinstance(exc, InvalidToken):
-        return error_response(401, "unauthorized", str(exc))
-    if isinstance(exc, TokenScopeError):
-        return error_response(403, "forbidden", str(exc))
-    return error_response(404, "not_found", "Attachment not found.")

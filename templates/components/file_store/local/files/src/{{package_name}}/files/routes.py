@@ -1,4 +1,4 @@
-"""The upload and download URLs of the local file store (signed; no bearer token needed)."""
+"""The upload URL of the local file store (signed; no bearer token needed)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,3 @@ async def upload(
 ) -> Response:
     """Receive the bytes of an attachment created by `attachments.create`."""
     return await store.receive_upload(attachment_id, token, request)
-
-
-@router.get("/files/{attachment_id}")
-async def download(attachment_id: str, store: FileStore, token: str | None = None) -> Response:
-    """Serve the bytes of an uploaded attachment."""
-    return await store.serve(attachment_id, token)

@@ -1,18 +1,14 @@
-"""Attachments in S3: the file storage and the attachment store (uploads go to S3 directly)."""
+"""Attachments in S3: storage, the attachment store, and the download route (`router`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from ..settings import Settings
 from ..stores.base import AppStore
+from .downloads import router
 from .policy import UploadPolicy
 from .s3 import S3AttachmentStore, S3Files
 
 __all__ = ["create_attachment_store", "create_file_storage", "router"]
-
-router = APIRouter()
-"""No routes of its own: browsers upload to and download from S3 through presigned URLs."""
 
 
 def create_file_storage(settings: Settings) -> S3Files:

@@ -6,16 +6,18 @@
 3. Before the bytes are used (sent to the model) the object is checked again: it must exist, fit
    the size cap, carry the declared type and start like that type.
 
-Preview URLs are presigned GETs, signed anew every time an attachment is loaded. boto3 calls that
-may touch the network run in a worker thread so the event loop never blocks. `S3Files` holds the
-bytes (the store uses it to refresh previews and delete a deleted thread's objects);
-`S3AttachmentStore` is ChatKit's attachment store on top of it.
+Downloads and previews go through this app (`GET /files/{id}?token=...`, see `links.py`) rather
+than presigned GETs: S3 cannot send `X-Content-Type-Options: nosniff` or a sandboxing policy, and
+the bucket need not be readable from browsers at all. boto3 calls that may touch the network run
+in a worker thread so the event loop never blocks. `S3Files` holds the bytes (the store uses it
+to refresh previews and delete a deleted thread's objects); `S3AttachmentStore` is ChatKit's
+attachment store on top of it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,21 +33,24 @@ from chatkit.types import (
     FileAttachment,
     ImageAttachment,
 )
+from fastapi import Response
+from fastapi.responses import StreamingResponse
 from pydantic import AnyUrl
 
 from ..context import RequestContext
 from ..settings import Settings, origin_of
 from ..stores.base import AppStore
-from .base import AppAttachmentStore, is_attachment_id, owner_key
+from .base import ServedAttachmentStore, is_attachment_id, owner_key
+from .links import UPLOAD_URL_TTL_SECONDS, FileLinks, access_error, download_headers
 from .policy import SNIFF_BYTES, UploadPolicy, UploadRejected, is_previewable_image
+from .signing import InvalidToken, TokenScopeError, UrlSigner
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_URL_TTL_SECONDS = 60 * 60
-DOWNLOAD_URL_TTL_SECONDS = 12 * 60 * 60
+CHUNK_BYTES = 64 * 1024
 # DeleteObjects takes at most this many keys per call.
 _DELETE_BATCH = 1000
 _MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -61,15 +66,18 @@ class S3Files:
         client: S3Client,
         bucket: str,
         policy: UploadPolicy,
+        links: FileLinks,
         endpoint_url: str | None = None,
     ) -> None:
         self.client = client
         self.bucket = bucket
         self._policy = policy
-        self.app_origin: str | None = None
-        # Virtual-hosted AWS URLs name the bucket and region in the host: any AWS host.
-        origin = origin_of(endpoint_url) if endpoint_url else AWS_S3_ORIGIN
-        self.browser_origins: tuple[str, ...] = (origin,)
+        self.links = links
+        self.app_origin: str | None = links.origin
+        # Uploads go to the bucket; virtual-hosted AWS URLs name the bucket and region in the
+        # host, so any AWS host.
+        upload_origin = origin_of(endpoint_url) if endpoint_url else AWS_S3_ORIGIN
+        self.browser_origins: tuple[str, ...] = (links.origin, upload_origin)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Files:
@@ -90,10 +98,12 @@ class S3Files:
             config=Config(signature_version="s3v4", s3={"addressing_style": addressing}),
         )
         policy = UploadPolicy.create(settings.max_upload_bytes, settings.allowed_upload_types)
+        secret = settings.signing_secret.get_secret_value().encode()
         return cls(
             client=client,
             bucket=settings.upload_bucket,
             policy=policy,
+            links=FileLinks(UrlSigner(secret), settings.public_base_url),
             endpoint_url=endpoint_url,
         )
 
@@ -110,8 +120,9 @@ class S3Files:
         # the server never learns when the client's PUT finished, so the descriptor goes here.
         update: dict[str, Any] = {"upload_descriptor": None}
         if isinstance(attachment, ImageAttachment) and is_attachment_id(attachment.id):
-            url = self.download_url(attachment.id, attachment.mime_type, context)
-            update["preview_url"] = AnyUrl(url)
+            update["preview_url"] = AnyUrl(
+                self.links.signed_url(attachment.id, context, "download")
+            )
         return attachment.model_copy(update=update)
 
     async def delete_files(
@@ -132,6 +143,17 @@ class S3Files:
 
     def _read_checked(self, key: str, mime_type: str) -> bytes:
         """Fetch an object, checking its size and type before reading the body (worker thread)."""
+        head, body = self.open_checked(key, mime_type)
+        try:
+            return head + body.read()
+        finally:
+            body.close()
+
+    def open_checked(self, key: str, mime_type: str) -> tuple[bytes, Any]:
+        """An object's first bytes and its open body, once its size and type check out.
+
+        Runs in a worker thread. The caller closes the body.
+        """
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
@@ -143,23 +165,10 @@ class S3Files:
             self._policy.check_size(response["ContentLength"])
             head = body.read(SNIFF_BYTES)
             self._policy.check_received(mime_type, response.get("ContentType"), head)
-            return head + body.read()
-        finally:
+        except BaseException:
             body.close()
-
-    def download_url(self, attachment_id: str, mime_type: str, context: RequestContext) -> str:
-        """A presigned GET of the attachment's bytes (inline for images)."""
-        disposition = "inline" if is_previewable_image(mime_type) else "attachment"
-        params = {
-            "Bucket": self.bucket,
-            "Key": self.key(attachment_id, context),
-            "ResponseContentType": mime_type,
-            "ResponseContentDisposition": disposition,
-            "ResponseCacheControl": "private, max-age=3600",
-        }
-        return self.client.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=DOWNLOAD_URL_TTL_SECONDS
-        )
+            raise
+        return head, body
 
     def key(self, attachment_id: str, context: RequestContext) -> str:
         """The object key of an attachment (NotFoundError for an id this app never made)."""
@@ -168,7 +177,7 @@ class S3Files:
         return f"{owner_key(context.user_id)}/{attachment_id}"
 
 
-class S3AttachmentStore(AppAttachmentStore):
+class S3AttachmentStore(ServedAttachmentStore):
     """Presigned uploads straight to S3: records in the app's store, bytes in `S3Files`."""
 
     def __init__(self, *, records: AppStore, files: S3Files, policy: UploadPolicy) -> None:
@@ -200,9 +209,7 @@ class S3AttachmentStore(AppAttachmentStore):
             url=AnyUrl(upload_url), method="PUT", headers={"Content-Type": mime_type}
         )
         if is_previewable_image(mime_type):
-            preview_url = await anyio.to_thread.run_sync(
-                self.files.download_url, attachment_id, mime_type, context
-            )
+            preview_url = self.files.links.signed_url(attachment_id, context, "download")
             return ImageAttachment(
                 id=attachment_id,
                 name=input.name,
@@ -221,3 +228,29 @@ class S3AttachmentStore(AppAttachmentStore):
         await anyio.to_thread.run_sync(
             partial(self.files.client.delete_object, Bucket=self.files.bucket, Key=key)
         )
+
+    async def serve(self, attachment_id: str, token: str | None) -> Response:
+        """Stream an uploaded object to the browser with this app's security headers."""
+        try:
+            context = self.files.links.authorize(attachment_id, token, "download")
+            attachment = await self._records.load_attachment(attachment_id, context)
+            key = self.files.key(attachment_id, context)
+            head, body = await anyio.to_thread.run_sync(
+                self.files.open_checked, key, attachment.mime_type
+            )
+        except (InvalidToken, TokenScopeError, NotFoundError, UploadRejected) as exc:
+            return access_error(exc)
+        headers = download_headers(attachment.name, attachment.mime_type)
+        return StreamingResponse(
+            _chunks(head, body), media_type=attachment.mime_type, headers=headers
+        )
+
+
+async def _chunks(head: bytes, body: Any) -> AsyncIterator[bytes]:
+    """The object's bytes: the head already read, then the body chunk by chunk (threads)."""
+    try:
+        yield head
+        while chunk := await anyio.to_thread.run_sync(body.read, CHUNK_BYTES):
+            yield chunk
+    finally:
+        body.close()
