@@ -60,14 +60,21 @@ async def chatkit_endpoint(
     return Response(content=result.json, media_type="application/json")
 
 
+@router.get("/health/live")
+async def live() -> JSONResponse:
+    """200 while the process serves requests (liveness: restart it when this fails)."""
+    return JSONResponse(content={"status": "ok"})
+
+
+@router.get("/health/ready")
 @router.get("/health")
-async def health(services: Annotated[Services, Depends(current_services)]) -> JSONResponse:
-    """200 when the database answers, 503 otherwise."""
+async def ready(services: Annotated[Services, Depends(current_services)]) -> JSONResponse:
+    """200 when the database answers, 503 otherwise (readiness: send traffic elsewhere)."""
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
             await services.store.ping()
     except Exception:
-        logger.warning("Health check failed: the database does not answer", exc_info=True)
+        logger.warning("Readiness check failed: the database does not answer", exc_info=True)
         return JSONResponse(status_code=503, content={"status": "unavailable"})
     return JSONResponse(content={"status": "ok"})
 
