@@ -44,6 +44,7 @@ async def chatkit_endpoint(
 ) -> Response:
     """The one ChatKit endpoint: JSON requests get JSON, streaming requests get SSE."""
     try:
+        require_json(request)
         body = await read_body(request, services.settings.max_request_bytes)
         result = await services.server.process(body, context)
     except ApiError as exc:
@@ -77,6 +78,20 @@ async def ready(services: Annotated[Services, Depends(current_services)]) -> JSO
         logger.warning("Readiness check failed: the database does not answer", exc_info=True)
         return JSONResponse(status_code=503, content={"status": "unavailable"})
     return JSONResponse(content={"status": "ok"})
+
+
+def require_json(request: Request) -> None:
+    """Refuse bodies not declared as JSON (415).
+
+    A page on another site can POST `text/plain` to this server without asking first (a "simple"
+    cross-origin request); a JSON body needs the browser's CORS preflight, which only the
+    origins in `CORS_ORIGINS` pass. Without auth this is what keeps other sites out.
+    """
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(
+            415, "unsupported_media_type", "Send the request as Content-Type: application/json."
+        )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
