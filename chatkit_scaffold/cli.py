@@ -536,7 +536,8 @@ def update(project: ProjectOption = Path("."), dry_run: GrowDryRunOption = False
         f"to {result.to_version}.",
         soft_wrap=True,
     )
-    _print_changes(console, result.plan, dry_run)
+    # A real update changes many files: the diffs are for the dry run that comes before it.
+    _print_changes(console, result.plan, dry_run, show_diffs=dry_run)
     conflicts = result.merge.conflicts
     if not conflicts:
         return
@@ -554,7 +555,9 @@ def update(project: ProjectOption = Path("."), dry_run: GrowDryRunOption = False
     raise typer.Exit(CONFLICTS_EXIT_CODE)
 
 
-def _print_changes(console: Console, plan: Plan, dry_run: bool) -> None:
+def _print_changes(
+    console: Console, plan: Plan, dry_run: bool, *, show_diffs: bool = True
+) -> None:
     from rich.filesize import decimal
     from rich.table import Table
 
@@ -583,7 +586,7 @@ def _print_changes(console: Console, plan: Plan, dry_run: bool) -> None:
         )
     console.print(table)
     for change in plan.writes:
-        if change.action is not Action.CREATE and change.path != MANIFEST_NAME:
+        if show_diffs and change.action is not Action.CREATE and change.path != MANIFEST_NAME:
             _print_diff(console, change.diff())
     if dry_run:
         console.print("Dry run: nothing was written.")

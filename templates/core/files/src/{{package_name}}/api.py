@@ -44,6 +44,7 @@ async def chatkit_endpoint(
 ) -> Response:
     """The one ChatKit endpoint: JSON requests get JSON, streaming requests get SSE."""
     try:
+        require_json(request)
         body = await read_body(request, services.settings.max_request_bytes)
         result = await services.server.process(body, context)
     except ApiError as exc:
@@ -60,16 +61,37 @@ async def chatkit_endpoint(
     return Response(content=result.json, media_type="application/json")
 
 
+@router.get("/health/live")
+async def live() -> JSONResponse:
+    """200 while the process serves requests (liveness: restart it when this fails)."""
+    return JSONResponse(content={"status": "ok"})
+
+
+@router.get("/health/ready")
 @router.get("/health")
-async def health(services: Annotated[Services, Depends(current_services)]) -> JSONResponse:
-    """200 when the database answers, 503 otherwise."""
+async def ready(services: Annotated[Services, Depends(current_services)]) -> JSONResponse:
+    """200 when the database answers, 503 otherwise (readiness: send traffic elsewhere)."""
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
             await services.store.ping()
     except Exception:
-        logger.warning("Health check failed: the database does not answer", exc_info=True)
+        logger.warning("Readiness check failed: the database does not answer", exc_info=True)
         return JSONResponse(status_code=503, content={"status": "unavailable"})
     return JSONResponse(content={"status": "ok"})
+
+
+def require_json(request: Request) -> None:
+    """Refuse bodies not declared as JSON (415).
+
+    A page on another site can POST `text/plain` to this server without asking first (a "simple"
+    cross-origin request); a JSON body needs the browser's CORS preflight, which only the
+    origins in `CORS_ORIGINS` pass. Without auth this is what keeps other sites out.
+    """
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(
+            415, "unsupported_media_type", "Send the request as Content-Type: application/json."
+        )
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -23,7 +23,8 @@ def local_attachment_store(request: Request) -> LocalAttachmentStore:
 FileStore = Annotated[LocalAttachmentStore, Depends(local_attachment_store)]
 
 
-@router.api_route("/files/{attachment_id}/upload", methods=["POST", "PUT"])
+@router.post("/files/{attachment_id}/upload", operation_id="upload_attachment_multipart")
+@router.put("/files/{attachment_id}/upload", operation_id="upload_attachment_raw")
 async def upload(
     attachment_id: str, request: Request, store: FileStore, token: str | None = None
 ) -> Response:

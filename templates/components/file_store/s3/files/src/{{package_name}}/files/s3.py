@@ -98,12 +98,12 @@ class S3Files:
             config=Config(signature_version="s3v4", s3={"addressing_style": addressing}),
         )
         policy = UploadPolicy.create(settings.max_upload_bytes, settings.allowed_upload_types)
-        secret = settings.signing_secret.get_secret_value().encode()
+        signing = settings.signing_secret.get_secret_value().encode()
         return cls(
             client=client,
             bucket=settings.upload_bucket,
             policy=policy,
-            links=FileLinks(UrlSigner(secret), settings.public_base_url),
+            links=FileLinks(UrlSigner(signing), settings.public_base_url),
             endpoint_url=endpoint_url,
         )
 
@@ -145,9 +145,10 @@ class S3Files:
         """Fetch an object, checking its size and type before reading the body (worker thread)."""
         head, body = self.open_checked(key, mime_type)
         try:
-            return head + body.read()
+            rest: bytes = body.read()
         finally:
             body.close()
+        return head + rest
 
     def open_checked(self, key: str, mime_type: str) -> tuple[bytes, Any]:
         """An object's first bytes and its open body, once its size and type check out.
