@@ -1,8 +1,9 @@
 """The ``chatkit-scaffold`` command line: parse flags, prompt, print Rich output.
 
 The work happens in plain functions (``project.new_project``, ``grow.add_component``,
-``grow.add_agent``, ``update.update_project``); this module only gathers input and shows results.
-Every ``ScaffoldError`` becomes a message, a hint and an exit code, never a traceback. The
+``grow.add_agent``, ``grow.add_tool``, ``grow.add_widget``, ``update.update_project``); this
+module only gathers input and shows results. Every ``ScaffoldError`` becomes a message, a hint
+and an exit code, never a traceback. The
 options and their values come from the component catalog; each grow command (``add-store``,
 ``add-file-store``, ...) is declared by its kind.
 
@@ -417,6 +418,71 @@ def add_agent(
 
     with _errors_to_exit_codes():
         plan = grow_add_agent(project, name, instructions, dry_run=dry_run)
+    _print_changes(Console(), plan, dry_run)
+
+
+@app.command("add-tool")
+def add_tool(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="Tool name, a lower-case identifier (e.g. lookup_order); the model sees it.",
+            show_default=False,
+        ),
+    ],
+    client: Annotated[
+        bool,
+        typer.Option("--client", help="A client tool: the browser runs it (onClientTool)."),
+    ] = False,
+    approval: Annotated[
+        bool,
+        typer.Option("--approval", help="The user approves each call before it runs."),
+    ] = False,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            metavar="AGENT",
+            help=f"The specialist agent that gets the tool. {_default('the entry agent')}",
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectOption = Path("."),
+    dry_run: GrowDryRunOption = False,
+) -> None:
+    """Add a function tool (module + test); the agent it names picks it up."""
+    from chatkit_scaffold.errors import UsageError
+    from chatkit_scaffold.grow import add_tool as grow_add_tool
+
+    with _errors_to_exit_codes():
+        if client and approval:
+            raise UsageError(
+                "Give --client or --approval, not both.",
+                "A client tool runs in the browser; an approval gates a tool the server runs.",
+            )
+        kind = "client" if client else "approval" if approval else "server"
+        plan = grow_add_tool(project, name, kind, agent, dry_run=dry_run)
+    _print_changes(Console(), plan, dry_run)
+
+
+@app.command("add-widget")
+def add_widget(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="Widget name, a lower-case identifier (e.g. order_status).",
+            show_default=False,
+        ),
+    ],
+    project: ProjectOption = Path("."),
+    dry_run: GrowDryRunOption = False,
+) -> None:
+    """Add a widget: a .widget template, a typed builder, an action handler and a test."""
+    from chatkit_scaffold.grow import add_widget as grow_add_widget
+
+    with _errors_to_exit_codes():
+        plan = grow_add_widget(project, name, dry_run=dry_run)
     _print_changes(Console(), plan, dry_run)
 
 

@@ -1,10 +1,10 @@
 """Grow a generated project by one component, without clobbering user edits.
 
-Every grow command (``add-agent``, ``add-store``, ``add-file-store``, ``add-auth``,
-``add-provider``) is ``add_component``: render the project as its manifest records it
-("before") and with the component added ("after"; for a kind that holds one value, the new value
-replaces the old one). Only files that differ between the two renders concern the command; for
-each one:
+Every grow command (``add-agent``, ``add-tool``, ``add-widget``, ``add-store``,
+``add-file-store``, ``add-auth``, ``add-provider``) is ``add_component``: render the project as
+its manifest records it ("before") and with the component added ("after"; for a kind that holds
+one value, the new value replaces the old one). Only files that differ between the two renders
+concern the command; for each one:
 
 - missing on disk: created;
 - already equal to the "after" render: unchanged (so a second run changes nothing);
@@ -37,10 +37,17 @@ from chatkit_scaffold.manifest import (
 from chatkit_scaffold.options import (
     AGENT_KIND,
     AGENT_VALUE,
+    ENTRY_AGENT,
+    TOOL_KIND,
+    TOOL_VALUES,
+    WIDGET_KIND,
+    WIDGET_VALUE,
     InvalidValue,
     default_instructions,
     parse_choice,
     validate_agent_name,
+    validate_tool_name,
+    validate_widget_name,
 )
 from chatkit_scaffold.plan import Action, FileChange, Plan, apply_changes
 from chatkit_scaffold.render import Files, render_project, requirement_name
@@ -136,6 +143,62 @@ def add_agent(
         params={"instructions": instructions or default_instructions(name)},
         dry_run=dry_run,
     )
+
+
+def add_tool(
+    project_dir: Path,
+    name: str,
+    kind: str = "server",
+    agent: str | None = None,
+    *,
+    dry_run: bool = False,
+) -> Plan:
+    """Add a function tool module (``server``, ``client`` or ``approval``) and its test.
+
+    ``agent`` is a specialist of the project (default: the entry agent); the tool module names it
+    in ``AGENT``, so no agent module changes. A tool that already exists as asked changes
+    nothing; asking for it as another kind or for another agent is refused.
+    """
+    root = project_dir.resolve()
+    if kind not in TOOL_VALUES:
+        raise UsageError(
+            f"Invalid tool kind '{kind}'.", f"Allowed kinds: {', '.join(TOOL_VALUES)}."
+        )
+    try:
+        validate_tool_name(name)
+    except InvalidValue as exc:
+        raise UsageError(exc.message, exc.hint) from None
+    manifest = read_current_manifest(root)
+    owner = ENTRY_AGENT if agent in (None, ENTRY_AGENT) else str(agent)
+    agents = [component.name for component in manifest.of_kind(AGENT_KIND) if component.name]
+    if owner != ENTRY_AGENT and owner not in agents:
+        known = ", ".join(agents) if agents else "none yet (chatkit-scaffold add-agent NAME)"
+        raise UsageError(
+            f"Invalid --agent '{owner}': this project has no such specialist agent.",
+            f"Its specialists: {known}. Leave --agent out for the entry agent.",
+        )
+    recorded = manifest.named(TOOL_KIND, name)
+    if recorded is not None:
+        module = f"src/{manifest.answers.package_name}/tools/{name}.py"
+        wanted = (kind, owner)
+        if (recorded.value, recorded.params.get("agent", ENTRY_AGENT)) != wanted:
+            raise RefusedError(
+                f"The tool '{name}' already exists as a {recorded.value} tool of "
+                f"'{recorded.params.get('agent', ENTRY_AGENT)}'; nothing was written.",
+                f"Edit {module} to change it, or pick another tool name.",
+            )
+        return Plan(root, (), (f"The tool '{name}' already exists ({module}); nothing changed.",))
+    return add_component(root, TOOL_KIND, kind, name=name, params={"agent": owner}, dry_run=dry_run)
+
+
+def add_widget(project_dir: Path, name: str, *, dry_run: bool = False) -> Plan:
+    """Add a widget: its ``.widget`` template, typed builder, action handler and test."""
+    root = project_dir.resolve()
+    try:
+        validate_widget_name(name)
+    except InvalidValue as exc:
+        raise UsageError(exc.message, exc.hint) from None
+    return add_component(root, WIDGET_KIND, WIDGET_VALUE, name=name, dry_run=dry_run)
 
 
 def read_current_manifest(root: Path) -> Manifest:
@@ -290,4 +353,4 @@ def _listing(document: Mapping[str, object]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["add_agent", "add_component", "grow", "read_current_manifest"]
+__all__ = ["add_agent", "add_component", "add_tool", "add_widget", "grow", "read_current_manifest"]

@@ -40,6 +40,18 @@ MAX_AGENT_NAME_LENGTH = 40
 AGENT_KIND = "agent"
 AGENT_VALUE = "specialist"
 
+#: The named kinds ``add-tool`` and ``add-widget`` fill, and their values.
+TOOL_KIND = "tool"
+TOOL_VALUES = ("server", "client", "approval")
+WIDGET_KIND = "widget"
+WIDGET_VALUE = "card"
+
+#: The ``AGENT`` of a tool for the entry agent (``tools/__init__.py`` of the core).
+ENTRY_AGENT = "assistant"
+
+#: Longest tool or widget name: it is a module, a function and (for tools) a model-facing name.
+MAX_TOOL_NAME_LENGTH = 40
+
 _DISTRIBUTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _AGENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _TEMPLATE_NAME = re.compile(r"^(?P<name>[^{}]*?)(?:\.jinja)?$")
@@ -185,6 +197,71 @@ def validate_agent_name(name: str) -> str:
             f"Pick another name, e.g. '{name}_specialist'.",
         )
     return name
+
+
+def core_module_names(package: str) -> frozenset[str]:
+    """Modules the core puts in ``src/<pkg>/<package>/`` (``tools``: ``current_time``...)."""
+    folder = load_catalog().core.folder / "files" / "src" / "{{package_name}}" / package
+    if not folder.is_dir():
+        return frozenset()
+    names = (_TEMPLATE_NAME.match(path.name) for path in folder.iterdir())
+    return frozenset(
+        match.group("name").removesuffix(".py")
+        for match in names
+        if match and match.group("name").endswith(".py") and not match.group("name").startswith("_")
+    )
+
+
+def validate_tool_name(name: str) -> str:
+    """Check a tool name: a lower-case identifier that no tool of the core or handoff takes."""
+    _check_module_name(name, "tool")
+    if name.startswith("transfer_to_"):
+        raise InvalidValue(
+            f"Invalid tool name '{name}': transfer_to_* names are the agents' handoffs.",
+            "Pick another name.",
+        )
+    reserved = core_module_names("tools")
+    if name in reserved:
+        raise InvalidValue(
+            f"Invalid tool name '{name}': every project has a tool of that name "
+            f"({', '.join(sorted(reserved))}).",
+            f"Pick another name, e.g. 'my_{name}'.",
+        )
+    return name
+
+
+def validate_widget_name(name: str) -> str:
+    """Check a widget name: a lower-case identifier that no widget or action of the core takes."""
+    _check_module_name(name, "widget")
+    reserved = core_module_names("widgets") | core_module_names("actions")
+    if name in reserved:
+        raise InvalidValue(
+            f"Invalid widget name '{name}': the name is taken by a widget or action every "
+            f"project has ({', '.join(sorted(reserved))}).",
+            f"Pick another name, e.g. '{name}_card'.",
+        )
+    return name
+
+
+def _check_module_name(name: str, what: str) -> None:
+    if not _AGENT_NAME.match(name):
+        suggestion = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
+        hint = "Use lower-case letters, digits and '_', starting with a letter."
+        if suggestion and _AGENT_NAME.match(suggestion) and not keyword.iskeyword(suggestion):
+            hint += f" Did you mean '{suggestion}'?"
+        raise InvalidValue(
+            f"Invalid {what} name '{name}': not a lower-case Python identifier.", hint
+        )
+    if len(name) > MAX_TOOL_NAME_LENGTH:
+        raise InvalidValue(
+            f"Invalid {what} name '{name}': longer than {MAX_TOOL_NAME_LENGTH} characters.",
+            "It names a module and a function; pick a shorter name.",
+        )
+    if keyword.iskeyword(name):
+        raise InvalidValue(
+            f"Invalid {what} name '{name}': it is a Python keyword.",
+            f"Pick another name, e.g. '{name}_{what}'.",
+        )
 
 
 def _agent_name_ok(name: str) -> bool:

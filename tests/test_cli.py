@@ -28,7 +28,8 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_help_lists_the_commands() -> None:
     result = runner.invoke(cli.app, ["--help"])
     assert result.exit_code == 0
-    for command in ("new", "add-agent", "add-store", "add-file-store", "add-auth", "add-provider"):
+    commands = ("new", "add-agent", "add-tool", "add-widget", "add-store", "add-file-store")
+    for command in (*commands, "add-auth", "add-provider"):
         assert command in result.output
 
 

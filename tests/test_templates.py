@@ -91,7 +91,15 @@ def test_values_come_from_one_source() -> None:
 def test_every_grow_command_of_the_catalog_is_a_cli_command() -> None:
     commands = {command.name for command in cli.app.registered_commands}
     grown = {kind.grow_command for kind in load_catalog().kinds.values() if kind.grow_command}
-    assert grown == {"add-store", "add-file-store", "add-provider", "add-auth", "add-agent"}
+    assert grown == {
+        "add-store",
+        "add-file-store",
+        "add-provider",
+        "add-auth",
+        "add-agent",
+        "add-tool",
+        "add-widget",
+    }
     assert grown <= commands
 
 
@@ -145,6 +153,26 @@ RENDERED = [
 def test_rendered_projects_pass_ruff(tmp_path: Path, answers: dict[str, object]) -> None:
     project = tmp_path / "my-app"
     new_project(ProjectOptions.parse({"name": "my-app", **answers}), project)
+    check = ruff("check", "--no-cache", ".", cwd=project)
+    assert check.returncode == 0, check.stdout
+    formatted = ruff("format", "--no-cache", "--check", ".", cwd=project)
+    assert formatted.returncode == 0, formatted.stdout
+
+
+#: The longest tool and widget names the grow commands accept.
+LONG_NAME = "a" * 38 + "_x"
+
+
+def test_grown_tools_and_widgets_pass_ruff_at_any_name_length(tmp_path: Path) -> None:
+    from chatkit_scaffold.grow import add_tool, add_widget
+
+    project = tmp_path / "my-app"
+    new_project(ProjectOptions.parse({"name": "my-app", "agents": ["billing"]}), project)
+    for name in (LONG_NAME, "x"):
+        add_tool(project, f"{name[:-1]}s", "server")
+        add_tool(project, f"{name[:-1]}c", "client", "billing")
+        add_tool(project, f"{name[:-1]}a", "approval")
+        add_widget(project, f"{name[:-1]}w")
     check = ruff("check", "--no-cache", ".", cwd=project)
     assert check.returncode == 0, check.stdout
     formatted = ruff("format", "--no-cache", "--check", ".", cwd=project)

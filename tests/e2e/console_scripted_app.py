@@ -3,14 +3,14 @@
 This file is copied next to a copy of the generated package and served with
 ``uvicorn console_scripted_app:app``; it runs in the generated project's environment, so it
 imports ``my_app``. It is the real ``create_app()``, with one change: the ChatKit server class is
-a subclass whose ``respond`` answers a few commands itself (until generated projects stream
-widgets of their own), and which implements widget actions. Every other message goes to the
-real agent, answered by the fake provider.
+a subclass whose ``respond`` answers a few commands itself, for what the generated project never
+streams on its own. Everything else (widgets, their actions, approvals, client tools and client
+effects) is the real project's, answered by the fake provider, which calls the tools a message
+asks for.
 
-- ``/widget``: a progress update, then an approval card (Approve / Reject: streamed actions), a
-  counter (a ``streaming: false`` action), a client-handled button, a ListView, images and
-  Markdown carrying injection attempts.
-- ``/tool``: a pending client tool call ``get_browser_timezone``; its output is answered.
+- ``/widget``: a progress update, then a card made to test the console's rendering: model text
+  carrying injection attempts, images (one from another origin), a ListView, Markdown and a
+  client-handled button.
 - ``/flaky``: an error with retry the first time, an answer on the retry.
 - ``/notice``: a warning notice (Markdown) and an answer.
 """
@@ -21,24 +21,17 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, ClassVar
 
-from chatkit.actions import Action
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
-    ClientEffectEvent,
-    ClientToolCallItem,
     ErrorEvent,
     NoticeEvent,
     ProgressUpdateEvent,
-    SyncCustomActionResponse,
     ThreadItemDoneEvent,
-    ThreadItemReplacedEvent,
-    ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
     UserMessageItem,
     WidgetItem,
-    WidgetRootUpdated,
 )
 from chatkit.widgets import DynamicWidgetRoot
 from my_app import main as app_main
@@ -54,14 +47,14 @@ RED_DOT = (
 )
 
 
-def approval_card(count: int) -> dict[str, Any]:
-    """The widget streamed by ``/widget``; ``count`` is the counter's value."""
+def rendering_card() -> dict[str, Any]:
+    """The widget streamed by ``/widget``."""
     return {
         "type": "Card",
         "children": [
-            {"type": "Title", "value": "Approve this tool call?"},
+            {"type": "Title", "value": "Rendering check"},
             {"type": "Text", "value": f"send_email(to='team@example.com') {INJECTION}"},
-            {"type": "Badge", "label": "needs approval", "color": "warning"},
+            {"type": "Badge", "label": "scripted", "color": "warning"},
             {
                 "type": "Markdown",
                 "value": f"**Bold** and [a link](https://example.com/docs) and "
@@ -74,17 +67,7 @@ def approval_card(count: int) -> dict[str, Any]:
                     {"type": "Image", "src": RED_DOT, "alt": "red dot", "width": 24},
                     {"type": "Image", "src": "https://tracker.example/pixel.png", "alt": "far"},
                     {"type": "Icon", "name": "star"},
-                    {"type": "Caption", "value": f"Clicked {count} times"},
                     {"type": "Spacer"},
-                    {
-                        "type": "Button",
-                        "label": "Count",
-                        "onClickAction": {
-                            "type": "demo.count",
-                            "payload": {"count": count},
-                            "streaming": False,
-                        },
-                    },
                     {
                         "type": "Button",
                         "label": "Client only",
@@ -101,28 +84,11 @@ def approval_card(count: int) -> dict[str, Any]:
                 ],
             },
         ],
-        "confirm": {"label": "Approve", "action": {"type": "approval.approve"}},
-        "cancel": {"label": "Reject", "action": {"type": "approval.reject"}},
-    }
-
-
-def verdict_card(approved: bool) -> dict[str, Any]:
-    """What the approval card becomes once answered."""
-    return {
-        "type": "Card",
-        "children": [
-            {"type": "Title", "value": "Approved" if approved else "Rejected"},
-            {
-                "type": "Badge",
-                "label": "done",
-                "color": "success" if approved else "danger",
-            },
-        ],
     }
 
 
 class ScriptedServer(AppChatKitServer):
-    """The generated server, plus scripted commands and widget actions."""
+    """The generated server, plus scripted commands."""
 
     # User messages whose first answer already failed (shared by every request: one server).
     flaky_failed: ClassVar[set[str]] = set()
@@ -136,16 +102,9 @@ class ScriptedServer(AppChatKitServer):
         text = ""
         if input_user_message is not None:
             text = "".join(getattr(part, "text", "") for part in input_user_message.content)
-        if input_user_message is None:
-            last = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
-            call = last.data[0] if last.data else None
-            if isinstance(call, ClientToolCallItem) and call.name == "get_browser_timezone":
-                zone = (call.output or {}).get("timezone", "?")
-                yield self._say(thread, context, f"Your browser's time zone is **{zone}**.")
-                return
         if text.startswith("/widget"):
             yield ProgressUpdateEvent(icon="search", text="Preparing a widget…")
-            widget = DynamicWidgetRoot.model_validate(approval_card(0))
+            widget = DynamicWidgetRoot.model_validate(rendering_card())
             item_id = self.store.generate_item_id("message", thread, context)
             yield ThreadItemDoneEvent(
                 item=WidgetItem(
@@ -153,21 +112,10 @@ class ScriptedServer(AppChatKitServer):
                     thread_id=thread.id,
                     created_at=datetime.now(),
                     widget=widget,
-                    copy_text="Approve this tool call?",
+                    copy_text="Rendering check",
                 )
             )
-            yield self._say(thread, context, "Here is an approval card.")
-        elif text.startswith("/tool"):
-            yield ThreadItemDoneEvent(
-                item=ClientToolCallItem(
-                    id=self.store.generate_item_id("tool_call", thread, context),
-                    thread_id=thread.id,
-                    created_at=datetime.now(),
-                    call_id="call_timezone",
-                    name="get_browser_timezone",
-                    arguments={},
-                )
-            )
+            yield self._say(thread, context, "Here is a rendering check.")
         elif text.startswith("/flaky"):
             assert input_user_message is not None
             if input_user_message.id not in self.flaky_failed:
@@ -185,42 +133,6 @@ class ScriptedServer(AppChatKitServer):
         else:
             async for event in super().respond(thread, input_user_message, context):
                 yield event
-
-    async def action(
-        self,
-        thread: ThreadMetadata,
-        action: Action[str, Any],
-        sender: WidgetItem | None,
-        context: RequestContext,
-    ) -> AsyncIterator[ThreadStreamEvent]:
-        assert sender is not None
-        approved = action.type == "approval.approve"
-        widget = DynamicWidgetRoot.model_validate(verdict_card(approved))
-        if approved:
-            # An update event is not stored by the SDK: save the new widget for reloads.
-            await self.store.save_item(
-                thread.id, sender.model_copy(update={"widget": widget}), context
-            )
-            yield ThreadItemUpdatedEvent(item_id=sender.id, update=WidgetRootUpdated(widget=widget))
-            yield ClientEffectEvent(name="tool_approved", data={"tool": "send_email"})
-            yield self._say(thread, context, "Approved: the email is on its way.")
-        else:
-            yield ThreadItemReplacedEvent(item=sender.model_copy(update={"widget": widget}))
-            yield self._say(thread, context, "Rejected: nothing was sent.")
-
-    async def sync_action(
-        self,
-        thread: ThreadMetadata,
-        action: Action[str, Any],
-        sender: WidgetItem | None,
-        context: RequestContext,
-    ) -> SyncCustomActionResponse:
-        assert sender is not None
-        count = int((action.payload or {}).get("count", 0)) + 1
-        widget = DynamicWidgetRoot.model_validate(approval_card(count))
-        updated = sender.model_copy(update={"widget": widget})
-        await self.store.save_item(thread.id, updated, context)
-        return SyncCustomActionResponse(updated_item=updated)
 
     def _say(
         self, thread: ThreadMetadata, context: RequestContext, text: str

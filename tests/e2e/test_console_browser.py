@@ -1,13 +1,16 @@
 """The console of a generated project, driven in headless Chromium against the fake provider.
 
-Each test starts the generated app (with the scripted extras of ``console_scripted_app.py``)
-under uvicorn on loopback, opens ``/console`` in Debian's Chromium through Playwright (which
-never downloads a browser here) and uses it as a person would. Screenshots of every step go to
-``$CONSOLE_SCREENSHOTS``, else ``$CI_ARTIFACTS/chatkit-console``, else the temp folder.
+Each test starts the generated app (with the few scripted extras of ``console_scripted_app.py``;
+its widgets, actions, approvals, client tool and client effect are the project's own, called
+through the fake provider) under uvicorn on loopback, opens ``/console`` in Debian's Chromium
+through Playwright (which never downloads a browser here) and uses it as a person would.
+Screenshots of every step go to ``$CONSOLE_SCREENSHOTS``, else ``$CI_ARTIFACTS/chatkit-console``,
+else the temp folder.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -25,7 +28,7 @@ import jwt
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
-from tests.fakes import reply_for
+from tests.fakes import call_marker, reply_for, tool_reply
 
 from .apps import App, running_fake
 from .chatkit_http import post_stream, user_input
@@ -202,47 +205,65 @@ def test_console_on_the_default_project(
         assert page.locator("#items img, #items script").count() == 0
         session.shot("03-markdown-and-injection")
 
-        # A widget: a sync action, a client-only action, then an approval (streamed action).
+        # A scripted widget made to test rendering, with a client-handled button.
         session.send("/widget")
         widget = page.locator(".item-widget").last
-        expect(widget).to_contain_text("Approve this tool call?")
+        expect(widget).to_contain_text("Rendering check")
         expect(widget).to_contain_text("<script>window.__xss=2</script>")
         assert page.locator("#log summary", has_text="progress_update").count() == 1
         red_dot = widget.locator("img[alt='red dot']")
         expect(red_dot).to_have_attribute("src", DATA_PNG)
         expect(widget.locator("img[src*='tracker.example']")).to_have_count(0)
         expect(widget.locator("a[href='https://tracker.example/pixel.png']")).to_have_count(1)
-        widget.get_by_role("button", name="Count").click()
-        expect(page.locator(".item-widget").last).to_contain_text("Clicked 1 times")
-        page.locator(".item-widget").last.get_by_role("button", name="Client only").click()
+        widget.get_by_role("button", name="Client only").click()
+        session.answer("Here is a rendering check.")
         session.shot("04-widget")
-        page.locator(".item-widget").last.get_by_role("button", name="Approve").click()
-        session.answer("Approved: the email is on its way.")
-        expect(page.locator(".item-widget").last).to_contain_text("Approved")
+
+        # The project's own clock widget: a sync action (Refresh), a streamed one (Compare),
+        # and the client effect its tool sends.
+        session.send(f"Time in Tokyo? {call_marker('current_time', {'timezone': 'Asia/Tokyo'})}")
+        session.answer(tool_reply("20"))
+        clock = page.locator(".item-widget", has_text="Time in Asia/Tokyo")
+        clock.get_by_role("button", name="Refresh").click()
+        expect(page.locator("#log summary", has_text="threads.sync_custom_action")).to_have_count(1)
+        clock.get_by_role("button", name="Compare with my time").click()
+        session.answer(reply_for("Hidden context for the agent"))
+        expect(clock.get_by_role("button", name="Compare with my time")).to_be_disabled()
         page.locator(".tabs button", has_text="Effects").click()
-        expect(page.locator("#effects")).to_contain_text("client_effect: tool_approved")
+        expect(page.locator("#effects")).to_contain_text("client_effect: time_shown")
         expect(page.locator("#effects")).to_contain_text("client action: demo.local")
-        session.shot("05-widget-approved-and-effects")
+        session.shot("05-clock-and-effects")
         page.locator(".tabs button", has_text="Protocol").click()
-        session.send("/widget")  # again, to reject it: the server replaces the item this time
-        page.locator(".item-widget").last.get_by_role("button", name="Reject").click()
-        session.answer("Rejected: nothing was sent.")
-        expect(page.locator(".item-widget").last).to_have_text(re.compile("^Rejected"))
-        assert page.locator("#log summary", has_text="thread.item.replaced").count() == 1
+
+        # Approvals: the run pauses on save_note until the user answers.
+        session.send(f"Note it {call_marker('save_note', {'text': 'milk'})}")
+        approval = page.locator(".item-widget", has_text="Allow save_note?").last
+        expect(approval).to_contain_text('{"text": "milk"}')
+        session.shot("06-approval")
+        approval.get_by_role("button", name="Approve").click()
+        session.answer(tool_reply("Saved note 1: milk"))
+        expect(page.locator(".item-widget", has_text="Approved")).to_have_count(1)
+        session.send(f"And this {call_marker('save_note', {'text': 'car'})}")
+        page.locator(".item-widget", has_text="Allow save_note?").last.get_by_role(
+            "button", name="Reject"
+        ).click()
+        session.answer(tool_reply("The user rejected this tool call, so it did not run."))
+        expect(page.locator(".item-widget", has_text="Rejected")).to_have_count(1)
+        assert page.locator("#log summary", has_text="thread.item.replaced").count() == 3
 
         # A client tool call answered with the console's built-in answer.
-        session.send("/tool")
+        session.send(f"Where am I? {call_marker('get_browser_timezone')}")
         tool = page.locator(".item-client_tool_call").last
         expect(tool.locator("textarea")).to_have_value(f'{{\n  "timezone": "{TIME_ZONE}"\n}}')
-        session.shot("06-client-tool")
+        session.shot("07-client-tool")
         tool.get_by_role("button", name="Send tool output").click()
-        session.answer(f"Your browser's time zone is {TIME_ZONE}.")
+        session.answer(tool_reply(json.dumps({"timezone": TIME_ZONE})))
 
         # An error with retry, and a notice.
         session.send("/flaky")
         error = page.locator(".item.error").last
         expect(error).to_contain_text("Flaky failure.")
-        session.shot("07-error-with-retry")
+        session.shot("08-error-with-retry")
         error.get_by_role("button", name="Retry").click()
         session.answer("Second time lucky.")
         expect(page.locator(".item.error")).to_have_count(0)
@@ -262,7 +283,7 @@ def test_console_on_the_default_project(
         session.send("What is in this picture?")
         session.answer(reply_for("What is in this picture?"))
         expect(page.locator(".item-user_message img[alt='dot.png']")).to_have_count(1)
-        session.shot("08-upload")
+        session.shot("09-upload")
 
         # Feedback and rename.
         page.locator(".item-assistant_message [data-feedback='positive']").first.click()
@@ -276,7 +297,7 @@ def test_console_on_the_default_project(
         expect(page.locator("#thread-title")).to_have_text("Console tour")
 
         # Two more turns from elsewhere, then a reload: the thread comes back as stored, its
-        # newest page first (26 items: more than get_by_id's first page).
+        # newest page first (32 items: more than get_by_id's first page).
         thread_id = page.evaluate("decodeURIComponent(location.hash.split('=')[1])")
         for text in ("Third turn", "Fourth turn"):
             post_stream(
@@ -292,12 +313,13 @@ def test_console_on_the_default_project(
         expect(page.locator("#items > .item")).to_have_count(20)
         page.locator("#items-earlier").click()
         expect(page.locator("#items-earlier")).to_be_hidden()
-        expect(page.locator(".item-user_message")).to_have_count(11)
-        expect(page.locator(".item-widget").first).to_have_text(re.compile("^Approved"))
-        expect(page.locator(".item-widget").last).to_have_text(re.compile("^Rejected"))
+        expect(page.locator(".item-user_message")).to_have_count(13)
+        expect(page.locator(".item-widget", has_text="Approved")).to_have_count(1)
+        expect(page.locator(".item-widget", has_text="Rejected")).to_have_count(1)
+        expect(page.locator(".item-widget", has_text="Time in Asia/Tokyo")).to_have_count(1)
         expect(page.locator(".item-user_message img[alt='dot.png']")).to_have_count(1)
         page.locator(".item-widget").first.scroll_into_view_if_needed()
-        session.shot("09-after-reload")
+        session.shot("10-after-reload")
 
         # More threads than a page: paging, then a new thread and its deletion.
         with ThreadPoolExecutor(4) as pool:
@@ -346,7 +368,7 @@ def test_console_with_jwt_and_s3(
             page = session.page
             banner = page.locator("[data-banner='auth']")
             expect(banner).to_contain_text("uv run python -m my_app.devtoken USER")
-            session.shot("10-jwt-first-open")
+            session.shot("11-jwt-first-open")
 
             page.fill("#token", token)
             page.locator("#token-save").click()
@@ -357,7 +379,7 @@ def test_console_with_jwt_and_s3(
             expect(options).to_contain_text(f'url: "{server.url}/chatkit"')
             expect(options).to_contain_text('uploadStrategy: { type: "two_phase" }')
             expect(options).to_contain_text("Authorization: `Bearer ${getToken()}`")
-            session.shot("11-react-options")
+            session.shot("12-react-options")
             page.locator(".tabs button", has_text="Protocol").click()
 
             page.set_input_files(
@@ -370,7 +392,7 @@ def test_console_with_jwt_and_s3(
             page.reload()
             expect(page.locator(".item-user_message img[alt='dot.png']")).to_have_count(1)
             session.answer(reply_for("Look at this"))
-            session.shot("12-jwt-s3-after-reload")
+            session.shot("13-jwt-s3-after-reload")
 
             # Uploads go to the bucket; previews come from the app (with its security headers).
             to_bucket = [r for r in session.requests if r.url.startswith(bucket_origin)]

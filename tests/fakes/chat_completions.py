@@ -1,8 +1,9 @@
 """A fake Chat Completions API (``POST /v1/chat/completions``), streaming and not.
 
 It stands in for the Gemini, LiteLLM and OpenAI-compatible providers: it answers with an echo of
-the last user message (see ``echo.py``), streamed as ``chat.completion.chunk`` SSE events closed
-by ``data: [DONE]``, and records every request body in ``FakeChatCompletionsServer.requests``.
+the last user message, or with the tool call the message asks for (see ``echo.py``), streamed as
+``chat.completion.chunk`` SSE events closed by ``data: [DONE]``, and records every request body
+in ``FakeChatCompletionsServer.requests``.
 
     with FakeChatCompletionsServer() as fake:
         client = AsyncOpenAI(base_url=fake.base_url, api_key="test")
@@ -22,7 +23,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .background import BackgroundServer
-from .echo import failure_body, last_user_text, reply_for, text_deltas
+from .echo import (
+    after_last_user,
+    failure_body,
+    last_user_text,
+    reply_for,
+    requested_call,
+    text_deltas,
+    tool_reply,
+)
 
 _USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
 
@@ -51,6 +60,54 @@ def _stream_chunks(body: dict[str, Any], reply: str) -> list[dict[str, Any]]:
         usage_chunk.update(choices=[], usage=_USAGE)
         chunks.append(usage_chunk)
     return chunks
+
+
+def _call_chunks(body: dict[str, Any], name: str, arguments: str) -> list[dict[str, Any]]:
+    """The chunks of one streamed tool call: its id and name, then its arguments."""
+    completion_id, model = f"chatcmpl-{uuid.uuid4().hex}", body.get("model", "fake-model")
+    call_id = f"call_{uuid.uuid4().hex[:24]}"
+    opening = {"index": 0, "id": call_id, "type": "function"}
+    chunks = [
+        _chunk(
+            completion_id,
+            model,
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{**opening, "function": {"name": name, "arguments": ""}}],
+            },
+            None,
+        ),
+        _chunk(
+            completion_id,
+            model,
+            {"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]},
+            None,
+        ),
+        _chunk(completion_id, model, {}, "tool_calls"),
+    ]
+    if (body.get("stream_options") or {}).get("include_usage"):
+        usage_chunk = _chunk(completion_id, model, {}, None)
+        usage_chunk.update(choices=[], usage=_USAGE)
+        chunks.append(usage_chunk)
+    return chunks
+
+
+def _offered_tools(body: dict[str, Any]) -> set[str]:
+    return {
+        str(tool["function"].get("name"))
+        for tool in body.get("tools") or []
+        if isinstance(tool, dict) and isinstance(tool.get("function"), dict)
+    }
+
+
+def _tool_outputs(body: dict[str, Any]) -> list[str]:
+    """Contents of the tool messages since the last user message, oldest first."""
+    return [
+        str(message.get("content"))
+        for message in after_last_user(body.get("messages"))
+        if message.get("role") == "tool"
+    ]
 
 
 async def _sse(chunks: list[dict[str, Any]]) -> AsyncIterator[bytes]:
@@ -86,7 +143,15 @@ def create_app(requests: list[dict[str, Any]]) -> Starlette:
         error = failure_body(user_text)
         if error is not None:
             return JSONResponse(error, status_code=400)
-        reply = reply_for(user_text)
+        outputs = _tool_outputs(body)
+        call = None if outputs else requested_call(user_text, _offered_tools(body))
+        if call is not None:
+            if not body.get("stream"):
+                return JSONResponse({"error": {"message": "tool calls are streamed only"}}, 400)
+            return StreamingResponse(
+                _sse(_call_chunks(body, *call)), media_type="text/event-stream"
+            )
+        reply = tool_reply(outputs[-1]) if outputs else reply_for(user_text)
         if body.get("stream"):
             return StreamingResponse(
                 _sse(_stream_chunks(body, reply)), media_type="text/event-stream"

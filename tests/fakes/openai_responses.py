@@ -1,7 +1,8 @@
 """A fake OpenAI Responses API (``POST /v1/responses``), streaming and not.
 
-It answers every request with an echo of the last user message (see ``echo.py``), streamed as the
-same SSE event sequence the real API sends for a text reply, and records every request body in
+It answers every request with an echo of the last user message, or with the tool call the
+message asks for (see ``echo.py``), streamed as the same SSE event sequences the real API sends
+for a text reply and for a function call, and records every request body in
 ``FakeResponsesServer.requests`` so tests can assert what history the model received.
 
     with FakeResponsesServer() as fake:
@@ -22,7 +23,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .background import BackgroundServer
-from .echo import failure_body, last_user_text, reply_for, text_deltas
+from .echo import (
+    after_last_user,
+    failure_body,
+    last_user_text,
+    reply_for,
+    requested_call,
+    text_deltas,
+    tool_reply,
+)
 
 _USAGE = {
     "input_tokens": 10,
@@ -105,6 +114,67 @@ def _stream_events(body: dict[str, Any], reply: str) -> list[dict[str, Any]]:
     return [{**event, "sequence_number": number} for number, event in enumerate(events)]
 
 
+def _function_call(item_id: str, call_id: str, name: str, arguments: str | None) -> dict[str, Any]:
+    """A function call output item: in progress (no arguments yet) while ``arguments`` is None."""
+    return {
+        "id": item_id,
+        "type": "function_call",
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments or "",
+        "status": "in_progress" if arguments is None else "completed",
+    }
+
+
+def _call_events(body: dict[str, Any], name: str, arguments: str) -> list[dict[str, Any]]:
+    """The Responses SSE events of one function call, in the order the real API sends them."""
+    response_id, item_id, call_id = _new_id("resp"), _new_id("fc"), _new_id("call")
+    done = _function_call(item_id, call_id, name, arguments)
+    located = {"item_id": item_id, "output_index": 0}
+    events: list[dict[str, Any]] = [
+        {
+            "type": "response.created",
+            "response": _response_object(response_id, body, "in_progress", []),
+        },
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": _function_call(item_id, call_id, name, None),
+        },
+        {"type": "response.function_call_arguments.delta", **located, "delta": arguments},
+        {
+            "type": "response.function_call_arguments.done",
+            **located,
+            "arguments": arguments,
+            "name": name,
+        },
+        {"type": "response.output_item.done", "output_index": 0, "item": done},
+        {
+            "type": "response.completed",
+            "response": _response_object(response_id, body, "completed", [done]),
+        },
+    ]
+    return [{**event, "sequence_number": number} for number, event in enumerate(events)]
+
+
+def _offered_tools(body: dict[str, Any]) -> set[str]:
+    return {
+        str(tool.get("name"))
+        for tool in body.get("tools") or []
+        if isinstance(tool, dict) and tool.get("type") == "function"
+    }
+
+
+def _tool_outputs(body: dict[str, Any]) -> list[str]:
+    """Outputs of the tool calls made since the last user message, oldest first."""
+    outputs = []
+    for item in after_last_user(body.get("input")):
+        if item.get("type") == "function_call_output":
+            output = item.get("output")
+            outputs.append(output if isinstance(output, str) else json.dumps(output))
+    return outputs
+
+
 async def _sse(events: list[dict[str, Any]]) -> AsyncIterator[bytes]:
     for event in events:
         yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
@@ -120,7 +190,14 @@ def create_app(requests: list[dict[str, Any]]) -> Starlette:
         error = failure_body(user_text)
         if error is not None:
             return JSONResponse(error, status_code=400)
-        reply = reply_for(user_text)
+        outputs = _tool_outputs(body)
+        call = None if outputs else requested_call(user_text, _offered_tools(body))
+        if call is not None:
+            events = _call_events(body, *call)
+            if body.get("stream"):
+                return StreamingResponse(_sse(events), media_type="text/event-stream")
+            return JSONResponse(events[-1]["response"])
+        reply = tool_reply(outputs[-1]) if outputs else reply_for(user_text)
         if body.get("stream"):
             return StreamingResponse(
                 _sse(_stream_events(body, reply)), media_type="text/event-stream"

@@ -15,11 +15,19 @@ from agents import (
     RunConfig,
     Runner,
     TResponseInputItem,
+    function_tool,
 )
 from agents.models.interface import Model
 from openai import AsyncOpenAI, BadRequestError
 
-from tests.fakes import FAIL_MARKER, FakeChatCompletionsServer, FakeResponsesServer, reply_for
+from tests.fakes import (
+    FAIL_MARKER,
+    FakeChatCompletionsServer,
+    FakeResponsesServer,
+    call_marker,
+    reply_for,
+    tool_reply,
+)
 
 _RESPONSES_STREAM_TYPES = [
     "response.created",
@@ -178,3 +186,46 @@ def test_stop_releases_the_port() -> None:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
     with pytest.raises(RuntimeError):
         _ = fake.url
+
+
+@pytest.mark.parametrize("fake_class", [FakeResponsesServer, FakeChatCompletionsServer])
+def test_the_fakes_call_a_tool_when_asked_then_answer_its_output(
+    fake_class: type[FakeResponsesServer] | type[FakeChatCompletionsServer],
+) -> None:
+    seen: list[str] = []
+
+    @function_tool
+    def save_note(text: str) -> str:
+        """Save a note."""
+        seen.append(text)
+        return f"saved {text}"
+
+    async def scenario(fake: FakeResponsesServer | FakeChatCompletionsServer) -> str:
+        model: Model
+        if isinstance(fake, FakeResponsesServer):
+            model = OpenAIResponsesModel("gpt-test", _client(fake.base_url))
+        else:
+            model = OpenAIChatCompletionsModel("fake-model", _client(fake.base_url))
+        agent = Agent(name="notes", instructions="Take notes.", model=model, tools=[save_note])
+        question = f"Note it {call_marker('save_note', {'text': 'milk'})}"
+        result = Runner.run_streamed(agent, question, run_config=RunConfig(tracing_disabled=True))
+        async for _ in result.stream_events():
+            pass
+        return str(result.final_output)
+
+    with fake_class() as fake:
+        answer = asyncio.run(scenario(fake))
+    assert seen == ["milk"]
+    assert answer == tool_reply("saved milk")
+    assert len(fake.requests) == 2
+
+
+def test_the_fakes_never_call_a_tool_the_request_does_not_offer() -> None:
+    async def scenario(fake: FakeResponsesServer) -> str:
+        response = await _client(fake.base_url).responses.create(
+            model="gpt-test", input=f"Hi {call_marker('save_note')}"
+        )
+        return response.output_text
+
+    with FakeResponsesServer() as fake:
+        assert asyncio.run(scenario(fake)) == reply_for(f"Hi {call_marker('save_note')}")

@@ -4,9 +4,9 @@ The project is made by the 0.1.0 CLI built from its release commit (``new``, the
 billing``; see tests/test_release_0_1_0.py). The user then edits it: the entry agent's
 instructions, a route in ``main.py``, ``pyproject.toml`` reordered with a comment and an extra
 dependency, the added agent, and one line the new templates change too. After ``update`` to this
-version every edit but the overlapping one is intact byte for byte, the overlap is marked (exit
-3), and once it is resolved the project's own tests, ruff and mypy pass. A second ``update``
-changes nothing and says so.
+version every edit but the overlapping one is kept (the templates' changes to the same files
+merged around it), the overlap is marked (exit 3), and once it is resolved the project's own
+tests, ruff and mypy pass. A second ``update`` changes nothing and says so.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ async def hello() -> dict[str, str]:
     """A route of the project's owner."""
     return {"hello": "world"}
 '''
+EDITED_LINES = {
+    "assistant.py": "You are a cheerful, concise assistant",
+    "billing.py": "You answer billing and refund questions.",
+}
 OVERLAP_OLD = '"""The ChatKit server: answers each turn with the agents and records feedback."""'
 OVERLAP_NEW = '"""Our ChatKit server, tuned for the support team."""'
 
@@ -108,8 +112,11 @@ def test_update_keeps_every_edit_and_marks_the_overlap(
     assert "Updating" in result.stdout and "from chatkit-scaffold 0.1.0 to" in result.stdout
     assert "src/my_app/server.py: 1 conflict(s)" in result.stderr
 
+    # The user's lines are kept; the templates' own changes to these files are merged around them.
     for path, content in edited.items():
-        assert path.read_bytes() == content, path
+        assert EDITED_LINES[path.name] in path.read_text(), path
+        assert path.read_bytes() != content  # `instructions=localized(INSTRUCTIONS)` came in
+        assert "localized(INSTRUCTIONS)" in path.read_text()
     assert main.read_text().endswith(ROUTE)
     assert "create_app" in main.read_text()
     text = pyproject.read_text()

@@ -16,9 +16,9 @@ from chatkit.store import NotFoundError
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from .auth import get_request_context
 from .context import RequestContext
 from .errors import ApiError, error_response, sse_error
+from .language import get_chat_context
 from .services import Services
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def current_services(request: Request) -> Services:
 @router.post("/chatkit")
 async def chatkit_endpoint(
     request: Request,
-    context: Annotated[RequestContext, Depends(get_request_context)],
+    context: Annotated[RequestContext, Depends(get_chat_context)],
     services: Annotated[Services, Depends(current_services)],
 ) -> Response:
     """The one ChatKit endpoint: JSON requests get JSON, streaming requests get SSE."""

@@ -10,9 +10,14 @@ from chatkit.agents import AgentContext
 
 @dataclass(frozen=True)
 class RequestContext:
-    """Who is asking. Every store query is filtered by `user_id`."""
+    """Who is asking, and in which language. Every store query is filtered by `user_id`.
+
+    `locale` is the caller's preferred language (a BCP 47 tag such as `fr-CH`, from the
+    `Accept-Language` header), or None when the request names none.
+    """
 
     user_id: str
+    locale: str | None = None
 
 
 ChatAgentContext: TypeAlias = AgentContext[RequestContext]

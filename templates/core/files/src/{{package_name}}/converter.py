@@ -10,7 +10,13 @@ from typing import Protocol
 from agents import TResponseInputItem
 from chatkit.agents import ThreadItemConverter
 from chatkit.store import NotFoundError
-from chatkit.types import AssistantMessageItem, Attachment, ImageAttachment, UserMessageTagContent
+from chatkit.types import (
+    AssistantMessageItem,
+    Attachment,
+    HiddenContextItem,
+    ImageAttachment,
+    UserMessageTagContent,
+)
 from openai.types.responses import (
     EasyInputMessageParam,
     ResponseInputContentParam,
@@ -19,6 +25,7 @@ from openai.types.responses import (
     ResponseInputTextParam,
 )
 
+from .approvals import paused_run_of
 from .context import RequestContext
 
 logger = logging.getLogger(__name__)
@@ -37,6 +44,7 @@ class AppThreadItemConverter(ThreadItemConverter):
     images as `input_image` data URLs, text files as text, other files (PDF) as `input_file`
     data URLs. Assistant history is sent as plain string content: the SDK default
     (`output_text` parts without an id) is rejected by Chat Completions providers on turn 2.
+    Runs paused for approval (hidden items holding server state) are left out.
     """
 
     def __init__(self, attachments: AttachmentReader | None, context: RequestContext) -> None:
@@ -73,6 +81,13 @@ class AppThreadItemConverter(ThreadItemConverter):
     ) -> TResponseInputItem | list[TResponseInputItem] | None:
         text = "".join(part.text for part in item.content)
         return EasyInputMessageParam(type="message", role="assistant", content=text)
+
+    async def hidden_context_to_input(
+        self, item: HiddenContextItem
+    ) -> TResponseInputItem | list[TResponseInputItem] | None:
+        if paused_run_of(item) is not None:
+            return None  # a run paused for approval: server state, not context for the model
+        return await super().hidden_context_to_input(item)
 
     async def _read(self, attachment: Attachment) -> bytes | None:
         if self._attachments is None:

@@ -2,8 +2,9 @@
 
 The SDK turns a missing or foreign thread, item or attachment into a 500 or into a stream that
 dies after its headers. `check_request` refuses those first: every id a request names must load
-for the caller (`NotFoundError`, 404), items must be of the kind the request expects (400), and
-features this project does not serve answer 501. One small function per request type.
+for the caller (`NotFoundError`, 404), items must be of the kind the request expects (400),
+widget actions must have a handler and a valid payload (400), and features this project does not
+serve answer 501. One small function per request type.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from chatkit.types import (
     WidgetItem,
 )
 
+from .actions import ActionRegistry, StreamedAction, SyncAction, parse_payload
 from .context import RequestContext
 from .errors import ApiError
 
@@ -45,10 +47,11 @@ MAX_ATTACHMENTS_PER_MESSAGE = 10
 
 
 class Checked(Protocol):
-    """The server being checked against: its store, attachment store and overrides."""
+    """The server being checked against: its store, attachment store, actions and overrides."""
 
     store: Store[RequestContext]
     attachment_store: AttachmentStore[RequestContext] | None
+    actions: ActionRegistry
 
 
 Check = Callable[[Any, Checked, RequestContext], Awaitable[None]]
@@ -110,14 +113,25 @@ async def _action(
     server: Checked,
     context: RequestContext,
 ) -> None:
-    method = "action" if isinstance(request, ThreadsCustomActionReq) else "sync_action"
-    _require_override(server, method, "Widget actions are not enabled: override action().")
     params = request.params
     await server.store.load_thread(params.thread_id, context)
     if params.item_id is not None:
         sender = await server.store.load_item(params.thread_id, params.item_id, context)
         if not isinstance(sender, WidgetItem):
             raise ApiError(400, "invalid_request", "Actions must come from a widget.")
+    if isinstance(request, ThreadsCustomActionReq):
+        handler: StreamedAction[Any] | SyncAction[Any] = server.actions.streamed_handler(
+            params.action.type
+        )
+    else:
+        handler = server.actions.sync_handler(params.action.type)
+    parse_payload(handler, params.action.payload)
+    if handler.needs_widget and params.item_id is None:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"Action '{handler.action_type}' needs the item_id of its widget.",
+        )
 
 
 async def _thread_only(

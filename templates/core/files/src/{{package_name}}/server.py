@@ -1,10 +1,11 @@
-"""The ChatKit server: checks each request, answers each turn with the agents, keeps feedback."""
+"""The ChatKit server: checks each request, answers with the agents, handles widget actions."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from agents import (
     Agent,
@@ -12,33 +13,48 @@ from agents import (
     OutputGuardrailTripwireTriggered,
     RunConfig,
     Runner,
+    RunResultStreaming,
 )
+from chatkit.actions import Action
 from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
-from chatkit.store import AttachmentStore, Store
+from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
     ChatKitReq,
+    ClientToolCallItem,
     ErrorEvent,
     FeedbackKind,
+    SyncCustomActionResponse,
+    ThreadItem,
+    ThreadItemReplacedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
     UserMessageItem,
     UserMessageTagContent,
     UserMessageTextContent,
+    WidgetItem,
     is_streaming_req,
 )
 from pydantic import TypeAdapter, ValidationError
 
+from . import approvals
+from .actions import ActionCall, ActionRegistry, parse_payload
 from .context import ChatAgentContext, RequestContext
 from .converter import AppThreadItemConverter, AttachmentReader
 from .errors import ApiError
 from .fake_ids import remap_fake_ids
 from .request_checks import check_request
 from .titles import TitleGenerator
+from .widgets.approval import ApprovalStatus
 
 logger = logging.getLogger(__name__)
 
 FEEDBACK_METADATA_KEY = "feedback"
+
+NO_CLIENT_OUTPUT: dict[str, Any] = {
+    "error": "The client never returned this tool's output (the page was probably closed)."
+}
+"""The output recorded for a client tool call left pending when the conversation moves on."""
 
 # Built once: the SDK's own `process()` builds this adapter for every request (about 2 ms).
 REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
@@ -64,6 +80,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         attachment_store: AttachmentStore[RequestContext] | None,
         *,
         agent: Agent[ChatAgentContext],
+        actions: ActionRegistry,
         titles: TitleGenerator,
         run_config: RunConfig,
         history_items: int,
@@ -71,12 +88,15 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         attachment_reader: AttachmentReader | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
+        self.actions = actions
         self._agent = agent
         self._titles = titles
         self._run_config = run_config
         self._history_items = history_items
         self._remap_ids = remap_ids
         self._attachment_reader = attachment_reader
+        # Taking a paused run is a read then a delete: one at a time, so it resumes once.
+        self._claiming = asyncio.Lock()
 
     async def process(
         self, request: str | bytes | bytearray, context: RequestContext
@@ -103,16 +123,92 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         `input_user_message` is None when the turn continues without a new message (a client
         tool's output arrived); the answer always works from the stored history.
         """
+        title_task = self._start_title(thread, input_user_message)
+        async for event in self._guarded(
+            thread, context, self._answer(thread, context), title_task
+        ):
+            yield event
+
+    def answer(
+        self, thread: ThreadMetadata, context: RequestContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """The answer to the thread as it stands, for action handlers that continue it."""
+        return self._guarded(thread, context, self._answer(thread, context))
+
+    def resume(
+        self,
+        thread: ThreadMetadata,
+        widget: WidgetItem,
+        run_id: str,
+        approved: bool,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Resume the run paused for approval `run_id` (see `approvals.py`)."""
+        return self._guarded(
+            thread, context, self._resume(thread, widget, run_id, approved, context)
+        )
+
+    async def action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """`threads.custom_action`: the streamed handler of the action's type (`actions/`)."""
+        handler = self.actions.streamed_handler(action.type)
+        call = ActionCall(thread, sender, parse_payload(handler, action.payload), context, self)
+        async for event in handler.handle(call):
+            yield event
+
+    async def sync_action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> SyncCustomActionResponse:
+        """`threads.sync_custom_action`: the handler's updated widget, saved and sent back."""
+        handler = self.actions.sync_handler(action.type)
+        call = ActionCall(thread, sender, parse_payload(handler, action.payload), context, self)
+        updated = await handler.handle(call)
+        if updated is not None:
+            await self.store.save_item(thread.id, updated, context)
+        return SyncCustomActionResponse(updated_item=updated)
+
+    async def add_feedback(
+        self,
+        thread_id: str,
+        item_ids: list[str],
+        feedback: FeedbackKind,
+        context: RequestContext,
+    ) -> None:
+        """Record feedback per item in the thread's server-only metadata."""
+        thread = await self.store.load_thread(thread_id, context)
+        for item_id in item_ids:
+            await self.store.load_item(thread_id, item_id, context)
+        recorded = dict(thread.metadata.get(FEEDBACK_METADATA_KEY) or {})
+        recorded.update(dict.fromkeys(item_ids, feedback))
+        thread.metadata[FEEDBACK_METADATA_KEY] = recorded
+        await self.store.save_thread(thread, context)
+
+    async def _guarded(
+        self,
+        thread: ThreadMetadata,
+        context: RequestContext,
+        events: AsyncIterator[ThreadStreamEvent],
+        title_task: asyncio.Task[str] | None = None,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Stream an answer; a failure ends it with an `error` event (its input stays stored)."""
         if thread.status.type != "active":
             yield ErrorEvent(
                 code="custom", message="This conversation is closed.", allow_retry=False
             )
             return
-        title_task = self._start_title(thread, input_user_message)
         error: ErrorEvent | None = None
         try:
             try:
-                async for event in self._answer(thread, context):
+                async for event in events:
                     yield event
             except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered):
                 error = ErrorEvent(
@@ -141,37 +237,102 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             if title_task is not None and not title_task.done():
                 title_task.cancel()
 
-    async def add_feedback(
-        self,
-        thread_id: str,
-        item_ids: list[str],
-        feedback: FeedbackKind,
-        context: RequestContext,
-    ) -> None:
-        """Record feedback per item in the thread's server-only metadata."""
-        thread = await self.store.load_thread(thread_id, context)
-        for item_id in item_ids:
-            await self.store.load_item(thread_id, item_id, context)
-        recorded = dict(thread.metadata.get(FEEDBACK_METADATA_KEY) or {})
-        recorded.update(dict.fromkeys(item_ids, feedback))
-        thread.metadata[FEEDBACK_METADATA_KEY] = recorded
-        await self.store.save_thread(thread, context)
-
     async def _answer(
         self, thread: ThreadMetadata, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         page = await self.store.load_thread_items(
             thread.id, None, self._history_items, "desc", context
         )
+        history = list(reversed(page.data))
+        async for event in self._settle_leftovers(thread, history, context):
+            yield event
         converter = AppThreadItemConverter(self._attachment_reader, context)
-        input_items = await converter.to_agent_input(list(reversed(page.data)))
-        # One context for the run and the stream, so events streamed by tools reach the client.
-        agent_context: ChatAgentContext = AgentContext(
-            thread=thread, store=self.store, request_context=context
-        )
+        input_items = await converter.to_agent_input(history)
+        agent_context = self._agent_context(thread, context)
         result = Runner.run_streamed(
             self._agent, input_items, context=agent_context, run_config=self._run_config
         )
+        async for event in self._stream_run(thread, context, agent_context, result):
+            yield event
+
+    async def _settle_leftovers(
+        self, thread: ThreadMetadata, history: list[ThreadItem], context: RequestContext
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Resolve what earlier turns left waiting, since the conversation moves on without it.
+
+        A client tool call whose output never came (the page was reloaded) is completed with an
+        error output, so the model sees the call answered; a run paused for approval expires.
+        `history` is updated in place.
+        """
+        for index, item in enumerate(history):
+            if isinstance(item, ClientToolCallItem) and item.status == "pending":
+                settled = item.model_copy(
+                    update={"status": "completed", "output": NO_CLIENT_OUTPUT}
+                )
+                history[index] = settled
+                yield ThreadItemReplacedEvent(item=settled)
+                continue
+            paused = approvals.paused_run_of(item)
+            if paused is None:
+                continue
+            await self.store.delete_thread_item(thread.id, item.id, context)
+            try:
+                widget = await self.store.load_item(thread.id, paused.widget_id, context)
+            except NotFoundError:
+                continue
+            if isinstance(widget, WidgetItem):
+                expired = approvals.decided_widget(widget, item.id, paused, "expired")
+                yield ThreadItemReplacedEvent(item=expired)
+
+    async def _resume(
+        self,
+        thread: ThreadMetadata,
+        widget: WidgetItem,
+        run_id: str,
+        approved: bool,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        async with self._claiming:
+            paused = await self._take_paused_run(thread, widget, run_id, context)
+        if paused is None:
+            yield ErrorEvent(
+                code="custom",
+                message="This request was already answered, or it expired.",
+                allow_retry=False,
+            )
+            return
+        status: ApprovalStatus = "approved" if approved else "rejected"
+        yield ThreadItemReplacedEvent(item=approvals.decided_widget(widget, run_id, paused, status))
+        agent_context = self._agent_context(thread, context)
+        state = await approvals.restore(self._agent, paused, agent_context, approved)
+        result = Runner.run_streamed(
+            self._agent, state, context=agent_context, run_config=self._run_config
+        )
+        async for event in self._stream_run(thread, context, agent_context, result):
+            yield event
+
+    async def _take_paused_run(
+        self, thread: ThreadMetadata, widget: WidgetItem, run_id: str, context: RequestContext
+    ) -> approvals.PausedRun | None:
+        """The paused run, removed from the thread so that nobody resumes it twice."""
+        try:
+            item = await self.store.load_item(thread.id, run_id, context)
+        except NotFoundError:
+            return None
+        paused = approvals.paused_run_of(item)
+        if paused is None or paused.widget_id != widget.id:
+            return None
+        await self.store.delete_thread_item(thread.id, run_id, context)
+        return paused
+
+    async def _stream_run(
+        self,
+        thread: ThreadMetadata,
+        context: RequestContext,
+        agent_context: ChatAgentContext,
+        result: RunResultStreaming,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """The run's events; a run that stops on calls needing approval pauses (`approvals`)."""
         events = stream_agent_response(agent_context, result)
         if self._remap_ids:
             events = remap_fake_ids(
@@ -182,12 +343,25 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
                 yield event
         finally:
             if not result.is_complete:
+                # The stream was cancelled (the user pressed stop or left): stop the run, and
+                # end the SDK's wait for events from tools, which would otherwise stay pending.
                 result.cancel()
+                agent_context._complete()  # type: ignore[no-untyped-call]  # (untyped in the SDK)
+        if result.interruptions:
+            widget, hidden = approvals.pause_items(
+                result.to_state(), result.interruptions, thread, self.store, context
+            )
+            for event in approvals.pause_events(widget, hidden):
+                yield event
+
+    def _agent_context(self, thread: ThreadMetadata, context: RequestContext) -> ChatAgentContext:
+        # One context for the run and the stream, so events streamed by tools reach the client.
+        return AgentContext(thread=thread, store=self.store, request_context=context)
 
     def _start_title(
         self, thread: ThreadMetadata, message: UserMessageItem | None
     ) -> asyncio.Task[str] | None:
-        if thread.title is not None or message is None:
+        if thread.title is not None or message is None or thread.status.type != "active":
             return None
         return asyncio.create_task(self._titles.generate(_message_text(message)))
 

@@ -1,6 +1,7 @@
 """Everything the app builds once at start-up, wired in one place, in dependency order.
 
-Settings -> model provider -> file storage -> store -> attachment store -> agents -> server.
+Settings -> model provider -> file storage -> store -> attachment store -> agents and tools ->
+widget actions -> server.
 Nothing is changed after it is built; `Services.close()` releases what holds connections.
 """
 
@@ -12,6 +13,7 @@ from agents import Model, RunConfig
 from chatkit.store import AttachmentStore
 
 from . import files
+from .actions import discover_actions
 from .agents import build_entry_agent
 from .auth import Authenticator, create_authenticator
 from .context import RequestContext
@@ -59,6 +61,7 @@ async def start_services(
         store,
         attachment_store,
         agent=build_entry_agent(answer_model),
+        actions=discover_actions(),
         titles=TitleGenerator(title_model or answer_model, run_config),
         run_config=run_config,
         history_items=settings.history_items,
