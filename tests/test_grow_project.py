@@ -116,12 +116,13 @@ def test_add_file_store_s3_replaces_the_local_one(tmp_path: Path) -> None:
     actions = {change.path: change.action for change in result.writes}
     assert actions["src/my_app/files/s3.py"] is Action.CREATE
     assert actions["src/my_app/files/__init__.py"] is Action.MODIFY
-    for gone in ("local.py", "signing.py", "upload_body.py", "routes.py"):
+    for gone in ("local.py", "upload_body.py", "routes.py"):
         assert actions[f"src/my_app/files/{gone}"] is Action.DELETE
         assert not (project / f"src/my_app/files/{gone}").exists()
     assert actions["tests/test_files_s3.py"] is Action.CREATE
     assert actions["tests/test_files_local.py"] is Action.DELETE
-    assert (project / "src/my_app/files/policy.py").is_file()  # shared by both
+    for shared in ("policy.py", "signing.py", "links.py", "downloads.py"):
+        assert (project / f"src/my_app/files/{shared}").is_file()  # shared by both
     pyproject = (project / "pyproject.toml").read_text()
     assert '"boto3>=' in pyproject
     assert '"python-multipart' in pyproject  # dependencies are never removed
