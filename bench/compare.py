@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,7 @@ import httpx
 
 from bench.client import Target, TurnBatch, fake_timings, json_batch, new_client, turn_batch
 from bench.fake_model import Timing
+from bench.profiled import top_frames
 from bench.report import (
     BASELINE,
     Goal,
@@ -235,6 +237,34 @@ def turn_figures(batch: TurnBatch, timings: dict[str, Any], timing: Timing) -> d
     return figures
 
 
+PROFILE_SECONDS = 6.0
+
+
+class ProfiledSection:
+    """Profiling of one server while the block runs (``bench.profiled``'s signals)."""
+
+    def __init__(self, server: Server, folder: Path, number: int) -> None:
+        self.server, self.dump = server, folder / f"{number}.prof"
+
+    def __enter__(self) -> ProfiledSection:
+        os.kill(self.server.pid, signal.SIGUSR1)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        os.kill(self.server.pid, signal.SIGUSR2)
+        deadline = time.monotonic() + 60
+        while not self.dump.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.server.name} wrote no profile {self.dump}")
+            time.sleep(0.1)
+
+    def write(self, stem: Path) -> None:
+        """Keep the statistics as ``stem.prof`` and their top frames as ``stem.txt``."""
+        prof = stem.parent / f"{stem.name}.prof"
+        os.replace(self.dump, prof)
+        (stem.parent / f"{stem.name}.txt").write_text(top_frames(prof) + "\n")
+
+
 class Bench:
     """The measuring half: one client, the running servers, the results."""
 
@@ -265,6 +295,40 @@ class Bench:
             if self.second is not None:
                 await self._two_processes(client)
         return self.results
+
+    async def profile(self, folder: Path, servers: dict[str, Server]) -> None:
+        """cProfile each server on a few measures; write ``<folder>/<server>-<measure>.txt``."""
+        sizes = self.config.layout.sizes
+        wanted = {
+            f"threads.list@{self.config.layout.threads}",
+            f"items.list@{min(sizes)}",
+            f"threads.get_by_id@{min(sizes)}",
+            f"items.list@{max(sizes)}",
+        }
+        async with new_client(16) as client:
+            await self._warm_up(client)
+            for name in BACKENDS:
+                server, dumps = servers[name], 0
+                for key, _, body in json_measures(self.config.layout):
+                    if key not in wanted:
+                        continue
+                    dumps += 1
+                    progress(f"profiling {name} {key}")
+                    with ProfiledSection(server, folder / name, dumps) as section:
+                        count = self._batch_sizes[key, name]
+                        deadline = time.monotonic() + PROFILE_SECONDS
+                        while time.monotonic() < deadline:
+                            await json_batch(client, self.targets[name], body, count)
+                    section.write(folder / f"{name}-{key}")
+                dumps += 1
+                progress(f"profiling {name} turns")
+                with ProfiledSection(server, folder / name, dumps) as section:
+                    deadline = time.monotonic() + PROFILE_SECONDS
+                    while time.monotonic() < deadline:
+                        jobs = self._sequential_jobs(self.config.turns)
+                        await turn_batch(client, [self.targets[name]], jobs, concurrent=False)
+                section.write(folder / f"{name}-turn")
+            await fake_timings(client, self.fake)
 
     async def _warm_up(self, client: httpx.AsyncClient) -> None:
         progress("warming up")
@@ -418,13 +482,25 @@ def seed_databases(projects: dict[str, tuple[Path, str]], layout: Layout, logs: 
         raise RuntimeError("seeding failed:\n" + "\n".join(failed))
 
 
-def app_server(name: str, project: Path, env: dict[str, str], logs: Path) -> Server:
+def module_command(
+    project: Path, module: str, args: Sequence[str], profile: Path | None
+) -> list[str]:
+    """``python -m module args`` in the project's environment, under ``bench.profiled`` if asked."""
+    if profile is None:
+        return [python_of(project), "-m", module, *args]
+    return [python_of(project), "-m", "bench.profiled", str(profile), module, *args]
+
+
+def app_server(
+    name: str, project: Path, env: dict[str, str], logs: Path, profile: Path | None
+) -> Server:
     port = free_port()
-    command = [python_of(project), "-m", "uvicorn", f"{PACKAGE}.main:app"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
+    args = [f"{PACKAGE}.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    if profile is not None:
+        env = {**env, "PYTHONPATH": str(REPO)}
     return Server(
         name,
-        command,
+        module_command(project, "uvicorn", args, profile and profile / name),
         cwd=project,
         env={**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
         port=port,
@@ -432,8 +508,14 @@ def app_server(name: str, project: Path, env: dict[str, str], logs: Path) -> Ser
     )
 
 
-def run_bench(config: Config, out: Path, work: Path) -> dict[str, Any]:
-    """Everything: projects, databases, servers, measures; returns the JSON document."""
+def run_bench(
+    config: Config, out: Path, work: Path, profile: Path | None = None
+) -> dict[str, Any] | None:
+    """Everything: projects, databases, servers, measures; returns the JSON document.
+
+    With ``profile`` (a folder), the servers run under ``bench.profiled`` and only the profiles
+    of a few measures are taken (no figures: profiling slows the servers down).
+    """
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
@@ -490,24 +572,22 @@ def run_bench(config: Config, out: Path, work: Path) -> dict[str, Any]:
                 {**model_env, "DATABASE_URL": sqlite_url, "UPLOAD_DIR": str(work / "up-sqlite")}
             ),
             logs,
+            profile,
         )
         pg_env = clean_env(
             {**model_env, "DATABASE_URL": database_url, "UPLOAD_DIR": str(work / "up-pg")}
         )
-        postgres = app_server("postgres", projects["postgres"], pg_env, logs)
-        second = app_server("postgres-2", projects["postgres"], pg_env, logs)
+        postgres = app_server("postgres", projects["postgres"], pg_env, logs, profile)
+        second = app_server("postgres-2", projects["postgres"], pg_env, logs, None)
         quick_port = free_port()
         quickstart = Server(
             BASELINE,
-            [
-                python_of(projects["sqlite"]),
-                "-m",
+            module_command(
+                projects["sqlite"],
                 "bench.serve_quickstart",
-                "--port",
-                str(quick_port),
-                "--layout",
-                config.layout.to_json(),
-            ],
+                ["--port", str(quick_port), "--layout", config.layout.to_json()],
+                profile and profile / BASELINE,
+            ),
             cwd=projects["sqlite"],
             env=clean_env({**model_env, "PYTHONPATH": str(REPO)}),
             port=quick_port,
@@ -525,6 +605,9 @@ def run_bench(config: Config, out: Path, work: Path) -> dict[str, Any]:
         second_target = Target(second.name, second.url, second.pid)
         bench = Bench(config, targets, second_target, fake.url)
         setup_seconds = time.monotonic() - started
+        if profile is not None:
+            asyncio.run(bench.profile(profile, {s.name: s for s in servers}))
+            return None
         results = asyncio.run(bench.run())
         for server in servers:
             if server.process is not None and server.process.poll() is not None:
@@ -704,6 +787,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--keep", action="store_true", help="keep the projects and logs")
     parser.add_argument("--max-minutes", type=float, help="time budget of the measuring rounds")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of figures, cProfile each server (writes <out>/profile-<mode>/*.txt)",
+    )
     args = parser.parse_args(argv)
     config = QUICK if args.quick else FULL
     if args.max_minutes is not None:
@@ -712,7 +800,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="chatkit-bench-"))
     try:
-        run_bench(config, args.out, work)
+        profile = args.out / f"profile-{config.mode}" if args.profile else None
+        run_bench(config, args.out, work, profile)
     finally:
         if args.keep:
             print(f"kept {work}")
