@@ -15,8 +15,8 @@ wall time and server CPU per request (``/proc/<pid>/stat`` before and after each
 items); streamed turns (time to first delta, turn time, both minus the model's own time);
 100 and 300 concurrent turns (errors, p50/p95, CPU per turn, peak memory); and 2 app processes
 on one PostgreSQL database against 1. Medians over rounds, with the lowest and highest round;
-ratios are taken round by round. ``--quick`` (about two minutes) seeds 100 and 3k items,
-measures 50 concurrent turns, and runs fewer, shorter rounds: a smoke test, not a report.
+ratios are taken round by round. ``--quick`` (two to three minutes) seeds 100 and 2k items,
+measures 40 concurrent turns, and runs fewer, shorter rounds: a smoke test, not a report.
 """
 
 from __future__ import annotations
@@ -109,16 +109,16 @@ class Config:
 
 QUICK = Config(
     mode="quick",
-    layout=Layout(threads=1000, sizes=(100, 3_000), turn_threads=80),
-    rounds=3,
-    batch_seconds=0.25,
-    batch_requests=(10, 60),
-    warmup=5,
-    turns=8,
-    concurrency=(50,),
+    layout=Layout(threads=1000, sizes=(100, 2_000), turn_threads=60),
+    rounds=2,
+    batch_seconds=0.2,
+    batch_requests=(10, 40),
+    warmup=3,
+    turns=5,
+    concurrency=(40,),
     concurrency_rounds=1,
     two_process_rounds=1,
-    sequential_pool=30,
+    sequential_pool=20,
     max_minutes=10,
 )
 FULL = Config(
