@@ -67,13 +67,28 @@ def run(command: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None)
     return completed.stdout
 
 
-def generate(root: Path, database: str) -> Path:
-    """Generate (with this checkout's CLI) and ``uv sync`` a project on ``database``."""
-    project = root / f"app-{database}"
+def generate(root: Path, database: str, source: Path | None = None, name: str = "") -> Path:
+    """Generate and ``uv sync`` a project on ``database``.
+
+    The tool is this checkout's, or the one in ``source`` (a tree of another commit, run with
+    this environment's dependencies).
+    """
+    project = root / f"app-{name or database}"
     tool = [sys.executable, "-m", "chatkit_scaffold", "new", "bench-app", "-o", str(project)]
-    run([*tool, "-y", "--database", database], cwd=REPO)
+    env = clean_env({"PYTHONPATH": str(source)} if source is not None else None)
+    run([*tool, "-y", "--database", database], cwd=source or REPO, env=env)
     run(["uv", "sync", "--quiet"], cwd=project)
     return project
+
+
+def export(ref: str, target: Path) -> Path:
+    """The tree of git ``ref`` in ``target`` (no worktree bookkeeping)."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", ref], cwd=REPO, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
 
 def python_of(project: Path) -> str:
