@@ -2,7 +2,9 @@
 
 A batch runs requests against one server and reads that server's CPU time before and after
 (``/proc/<pid>/stat``), so ``cpu_per_request`` is the server's own work, not the client's. Turn
-batches also sample the server's resident memory while they run.
+batches also sample the server's resident memory while they run. Each batch opens its own
+connections (and a JSON batch primes its one connection before the clock starts): a connection
+left idle while other servers are measured would be closed by uvicorn's keep-alive timeout.
 """
 
 from __future__ import annotations
@@ -85,13 +87,15 @@ async def json_request(client: httpx.AsyncClient, target: Target, body: bytes) -
     return elapsed
 
 
-async def json_batch(client: httpx.AsyncClient, target: Target, body: bytes, count: int) -> Batch:
-    """``count`` requests one after the other."""
+async def json_batch(target: Target, body: bytes, count: int) -> Batch:
+    """``count`` requests one after the other, on one connection opened beforehand."""
     batch = Batch(requests=count)
-    before = cpu_seconds(target.pid)
-    for _ in range(count):
-        batch.walls.append(await json_request(client, target, body))
-    batch.cpu_seconds = cpu_seconds(target.pid) - before
+    async with new_client(1) as client:
+        await json_request(client, target, body)
+        before = cpu_seconds(target.pid)
+        for _ in range(count):
+            batch.walls.append(await json_request(client, target, body))
+        batch.cpu_seconds = cpu_seconds(target.pid) - before
     return batch
 
 
@@ -172,7 +176,6 @@ class RssSampler:
 
 
 async def turn_batch(
-    client: httpx.AsyncClient,
     targets: Sequence[Target],
     jobs: Sequence[tuple[str, str]],
     *,
@@ -188,6 +191,7 @@ async def turn_batch(
     batch.rss_before_kib = sum(rss_kib(pid) for pid in pids)
     before = sum(cpu_seconds(pid) for pid in pids)
     samplers = [RssSampler(pid) for pid in pids]
+    client = new_client(len(jobs) + 1)
     for sampler in samplers:
         sampler.__enter__()
     try:
@@ -202,6 +206,7 @@ async def turn_batch(
     finally:
         for sampler in samplers:
             sampler.__exit__()
+        await client.aclose()
     batch.cpu_seconds = sum(cpu_seconds(pid) for pid in pids) - before
     batch.rss_peak_kib = sum(sampler.peak for sampler in samplers)
     batch.walls = [turn.total for turn in batch.turns]
@@ -218,9 +223,10 @@ def _bind(
     return call
 
 
-async def fake_timings(client: httpx.AsyncClient, fake_url: str) -> dict[str, Any]:
+async def fake_timings(fake_url: str) -> dict[str, Any]:
     """The fake model's records since the last call: ``{text: [first delta, last delta]}``."""
-    response = await client.get(f"{fake_url}/timings")
+    async with new_client(1) as client:
+        response = await client.get(f"{fake_url}/timings")
     response.raise_for_status()
     timings: dict[str, Any] = response.json()
     return timings

@@ -40,8 +40,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.client import Target, TurnBatch, fake_timings, json_batch, new_client, turn_batch
 from bench.fake_model import Timing
 from bench.profiled import top_frames
@@ -266,7 +264,7 @@ class ProfiledSection:
 
 
 class Bench:
-    """The measuring half: one client, the running servers, the results."""
+    """The measuring half: the running servers, the client's batches, the results."""
 
     def __init__(
         self, config: Config, targets: dict[str, Target], second: Target | None, fake: str
@@ -288,13 +286,11 @@ class Bench:
         return jobs
 
     async def run(self) -> Results:
-        connections = max(self.config.concurrency) + 16
-        async with new_client(connections) as client:
-            await self._warm_up(client)
-            await self._requests_and_turns(client)
-            await self._concurrent_turns(client)
-            if self.second is not None:
-                await self._two_processes(client)
+        await self._warm_up()
+        await self._requests_and_turns()
+        await self._concurrent_turns()
+        if self.second is not None:
+            await self._two_processes()
         return self.results
 
     async def profile(self, folder: Path, servers: dict[str, Server]) -> None:
@@ -306,49 +302,48 @@ class Bench:
             f"threads.get_by_id@{min(sizes)}",
             f"items.list@{max(sizes)}",
         }
-        async with new_client(16) as client:
-            await self._warm_up(client)
-            for name in self.backends:
-                server, dumps = servers[name], 0
-                for key, _, body in json_measures(self.config.layout):
-                    if key not in wanted:
-                        continue
-                    dumps += 1
-                    progress(f"profiling {name} {key}")
-                    with ProfiledSection(server, folder / name, dumps) as section:
-                        count = self._batch_sizes[key, name]
-                        deadline = time.monotonic() + PROFILE_SECONDS
-                        while time.monotonic() < deadline:
-                            await json_batch(client, self.targets[name], body, count)
-                    section.write(folder / f"{name}-{key}")
+        await self._warm_up()
+        for name in self.backends:
+            server, dumps = servers[name], 0
+            for key, _, body in json_measures(self.config.layout):
+                if key not in wanted:
+                    continue
                 dumps += 1
-                progress(f"profiling {name} turns")
+                progress(f"profiling {name} {key}")
                 with ProfiledSection(server, folder / name, dumps) as section:
+                    count = self._batch_sizes[key, name]
                     deadline = time.monotonic() + PROFILE_SECONDS
                     while time.monotonic() < deadline:
-                        jobs = self._sequential_jobs(self.config.turns)
-                        await turn_batch(client, [self.targets[name]], jobs, concurrent=False)
-                section.write(folder / f"{name}-turn")
-            await fake_timings(client, self.fake)
+                        await json_batch(self.targets[name], body, count)
+                section.write(folder / f"{name}-{key}")
+            dumps += 1
+            progress(f"profiling {name} turns")
+            with ProfiledSection(server, folder / name, dumps) as section:
+                deadline = time.monotonic() + PROFILE_SECONDS
+                while time.monotonic() < deadline:
+                    jobs = self._sequential_jobs(self.config.turns)
+                    await turn_batch([self.targets[name]], jobs, concurrent=False)
+            section.write(folder / f"{name}-turn")
+        await fake_timings(self.fake)
 
-    async def _warm_up(self, client: httpx.AsyncClient) -> None:
+    async def _warm_up(self) -> None:
         progress("warming up")
         low, high = self.config.batch_requests
         for name, target in self.targets.items():
             for key, _, body in json_measures(self.config.layout):
-                batch = await json_batch(client, target, body, self.config.warmup)
+                batch = await json_batch(target, body, self.config.warmup)
                 # Enough requests for the server CPU of a batch to span many clock ticks.
                 wall = statistics.median(batch.walls)
                 count = round(self.config.batch_seconds / wall)
                 self._batch_sizes[key, name] = max(low, min(high, count))
         for name in self.backends:
             jobs = self._sequential_jobs(self.config.warmup_turns)
-            batch = await turn_batch(client, [self.targets[name]], jobs, concurrent=False)
+            batch = await turn_batch([self.targets[name]], jobs, concurrent=False)
             if batch.errors:
                 raise RuntimeError(f"{name}: warm-up turns failed: {batch.errors[:3]}")
-        await fake_timings(client, self.fake)
+        await fake_timings(self.fake)
 
-    async def _requests_and_turns(self, client: httpx.AsyncClient) -> None:
+    async def _requests_and_turns(self) -> None:
         measures = json_measures(self.config.layout)
         for round_index in range(self.config.rounds):
             if self.clock.spent:
@@ -359,7 +354,7 @@ class Bench:
             for key, _, body in measures:
                 for name in order:
                     count = self._batch_sizes[key, name]
-                    batch = await json_batch(client, self.targets[name], body, count)
+                    batch = await json_batch(self.targets[name], body, count)
                     self.results.add(
                         key,
                         name,
@@ -372,11 +367,11 @@ class Bench:
                     )
             for name in order:
                 jobs = self._sequential_jobs(self.config.turns)
-                batch = await turn_batch(client, [self.targets[name]], jobs, concurrent=False)
-                timings = await fake_timings(client, self.fake)
+                batch = await turn_batch([self.targets[name]], jobs, concurrent=False)
+                timings = await fake_timings(self.fake)
                 self.results.add("turn", name, turn_figures(batch, timings, self.config.timing))
 
-    async def _concurrent_turns(self, client: httpx.AsyncClient) -> None:
+    async def _concurrent_turns(self) -> None:
         for round_index in range(self.config.concurrency_rounds):
             for count in self.config.concurrency:
                 if self.clock.spent:
@@ -385,8 +380,8 @@ class Bench:
                 progress(f"{count} concurrent turns, round {round_index + 1}")
                 for name in rotated(self.backends, round_index):
                     jobs = [(self.config.layout.turn_thread(i), turn_text()) for i in range(count)]
-                    batch = await turn_batch(client, [self.targets[name]], jobs, concurrent=True)
-                    timings = await fake_timings(client, self.fake)
+                    batch = await turn_batch([self.targets[name]], jobs, concurrent=True)
+                    timings = await fake_timings(self.fake)
                     figures = turn_figures(batch, timings, self.config.timing)
                     self.results.add(f"concurrent@{count}", name, figures)
                     if batch.errors:
@@ -395,7 +390,7 @@ class Bench:
                             f"e.g. {batch.errors[0][:300]}"
                         )
 
-    async def _two_processes(self, client: httpx.AsyncClient) -> None:
+    async def _two_processes(self) -> None:
         assert self.second is not None
         count = max(self.config.concurrency)
         setups = {
@@ -409,14 +404,14 @@ class Bench:
             progress(f"{count} concurrent turns on 1 and 2 PostgreSQL processes")
             for name in rotated(list(setups), round_index):
                 jobs = [(self.config.layout.turn_thread(i), turn_text()) for i in range(count)]
-                batch = await turn_batch(client, setups[name], jobs, concurrent=True)
-                timings = await fake_timings(client, self.fake)
+                batch = await turn_batch(setups[name], jobs, concurrent=True)
+                timings = await fake_timings(self.fake)
                 figures = turn_figures(batch, timings, self.config.timing)
                 if name == "postgres x2":
-                    figures["cross_reads_ok"] = await self._cross_reads(client, jobs)
+                    figures["cross_reads_ok"] = await self._cross_reads(jobs)
                 self.results.add(f"processes@{count}", name, figures)
 
-    async def _cross_reads(self, client: httpx.AsyncClient, jobs: list[tuple[str, str]]) -> float:
+    async def _cross_reads(self, jobs: list[tuple[str, str]]) -> float:
         """Share of turns written through one process that the other process reads back."""
         assert self.second is not None
         readers = [self.second, self.targets["postgres"]]
@@ -425,7 +420,8 @@ class Bench:
         for index, (thread_id, text) in enumerate(checked):
             reader = readers[index % 2]
             body = {"type": "items.list", "params": {"thread_id": thread_id, "limit": 4}}
-            response = await client.post(reader.endpoint, json=body)
+            async with new_client(1) as client:
+                response = await client.post(reader.endpoint, json=body)
             if response.status_code == 200 and text in response.text:
                 found += 1
         return found / len(checked)
