@@ -9,7 +9,7 @@ baseline (``bench/quickstart``, run in the SQLite project's environment, so with
 versions), starts the three under uvicorn on 127.0.0.1 against one fake streaming model
 (``bench.fake_model``), and drives them with one client, server after server within each round.
 
-Printed, and written to ``<out>/compare-<mode>.json`` and ``<out>/items-list-<mode>.png``:
+Printed, and written to ``<out>/compare-<mode>.md``, ``.json`` and ``items-list-<mode>.png``:
 wall time and server CPU per request (``/proc/<pid>/stat`` before and after each batch) for
 ``threads.list`` (1k threads), ``items.list`` and ``threads.get_by_id`` (100, 10k and 100k
 items); streamed turns (time to first delta, turn time, both minus the model's own time);
@@ -72,6 +72,7 @@ SDK_DISTRIBUTIONS = ("openai-chatkit", "openai-agents", "openai", "pydantic", "f
 #: The quickstart answers from the first 20 items of a thread (it loads them in ascending
 #: order), so a thread must stay under 20 items for the model to see the new message.
 MAX_TURNS_PER_THREAD = 9
+WARMUP_TURNS = 3
 
 
 @dataclass(frozen=True)
@@ -93,16 +94,12 @@ class Config:
     timing: Timing = field(default_factory=Timing)
 
     def check(self) -> None:
-        sequential = (self.warmup_turns + self.rounds * self.turns) / self.sequential_pool
+        sequential = (WARMUP_TURNS + self.rounds * self.turns) / self.sequential_pool
         concurrent = self.concurrency_rounds * len(self.concurrency) + self.two_process_rounds
         if max(sequential, concurrent) > MAX_TURNS_PER_THREAD:
             raise ValueError("too many turns per thread for the quickstart's history window")
         if self.layout.turn_threads < max(self.concurrency) + self.sequential_pool:
             raise ValueError("the layout has too few turn threads")
-
-    @property
-    def warmup_turns(self) -> int:
-        return 3
 
 
 QUICK = Config(
@@ -337,7 +334,7 @@ class Bench:
                 count = round(self.config.batch_seconds / wall)
                 self._batch_sizes[key, name] = max(low, min(high, count))
         for name in self.backends:
-            jobs = self._sequential_jobs(self.config.warmup_turns)
+            jobs = self._sequential_jobs(WARMUP_TURNS)
             batch = await turn_batch([self.targets[name]], jobs, concurrent=False)
             if batch.errors:
                 raise RuntimeError(f"{name}: warm-up turns failed: {batch.errors[:3]}")

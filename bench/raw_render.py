@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import jinja2
 
@@ -38,7 +39,8 @@ def plain_environment(root: Path) -> jinja2.Environment:
 
 def main() -> None:
     answers = json.loads(sys.argv[1])
-    components = [SimpleNamespace(**component) for component in json.loads(sys.argv[2])]
+    # What `resolve` reads of a manifest Component (kind, value, name, params), without pydantic.
+    components: Any = [SimpleNamespace(**component) for component in json.loads(sys.argv[2])]
     target = Path(sys.argv[3])
     catalog = load_catalog()
     renderer = _Renderer(catalog, answers, resolve(catalog, answers, components), __version__)
