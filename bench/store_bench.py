@@ -1,7 +1,7 @@
 """Benchmark the generated ChatKit stores at 100k rows.
 
-For each backend this renders a project from templates/project (database=sqlite, then
-database=postgres), installs it with `uv sync`, and runs this same script inside the project's
+For each backend this generates a project with this checkout's CLI (`--database sqlite`, then
+`--database postgres`), installs it with `uv sync`, and runs this same script inside the project's
 environment as a worker. The worker fills a fresh database (a temporary SQLite file, or a
 temporary PostgreSQL database created through TEST_DATABASE_URL) through the store API and
 measures:
@@ -25,6 +25,7 @@ import os
 import random
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -71,18 +72,11 @@ def main() -> None:
 
 def run_in_project(backend: str, rows: int, concurrency: int) -> dict[str, Any]:
     """Render a project for `backend`, install it, and run the worker in its environment."""
-    from copier import run_copy
-
     with tempfile.TemporaryDirectory(prefix=f"store-bench-{backend}-") as tmp:
         project = Path(tmp) / "bench-app"
-        run_copy(
-            str(REPO / "templates" / "project"),
-            str(project),
-            data={"project_name": "bench-app", "database": backend, "file_store": "none"},
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-        )
+        new = [sys.executable, "-m", "chatkit_scaffold", "new", "bench-app", "-y"]
+        new += ["-o", str(project), "--database", backend, "--file-store", "none"]
+        subprocess.run(new, cwd=REPO, check=True, capture_output=True)
         subprocess.run(["uv", "sync", "--quiet", "--no-dev"], cwd=project, check=True)
         completed = subprocess.run(
             [

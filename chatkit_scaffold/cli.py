@@ -13,9 +13,11 @@ the commands, so ``--help`` and argument errors stay fast.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shlex
 import sys
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from chatkit_scaffold import __version__
 from chatkit_scaffold.catalog import Kind, load_catalog
@@ -37,6 +40,8 @@ from chatkit_scaffold.options import (
 )
 
 if TYPE_CHECKING:
+    from typer._click import Context, HelpFormatter
+
     from chatkit_scaffold.plan import Plan
 
 
@@ -60,8 +65,66 @@ def _hide_type_tags() -> None:
 
 _hide_type_tags()
 
+
+def _import_rich_help_lightly() -> None:
+    """Import ``typer.rich_utils`` without Rich's Markdown and traceback modules.
+
+    Typer's help formatter imports ``rich.markdown`` (markdown-it, Pygments) and
+    ``rich.traceback`` at module level, but uses them only in ``"markdown"`` markup mode and for
+    pretty tracebacks: about 40% of the CPU time of ``--help``. While it is imported, those two
+    modules are stand-ins whose classes import the real ones on first use, so a traceback (or
+    Markdown) still renders exactly as before; the stand-ins leave ``sys.modules`` right after.
+    """
+    if "typer.rich_utils" in sys.modules:
+        return
+    stand_ins = {
+        module: _stand_in_module(module, name)
+        for module, name in (("rich.markdown", "Markdown"), ("rich.traceback", "Traceback"))
+        if module not in sys.modules
+    }
+    sys.modules.update(stand_ins)
+    try:
+        import typer.rich_utils  # noqa: F401
+    finally:
+        for module, stand_in in stand_ins.items():
+            if sys.modules.get(module) is stand_in:
+                del sys.modules[module]
+
+
+def _stand_in_module(module: str, name: str) -> types.ModuleType:
+    """A module whose class ``name`` forwards calls and attributes to ``module.name``."""
+
+    def real() -> type:
+        cls: type = getattr(importlib.import_module(module), name)
+        return cls
+
+    class Forwarding(type):
+        def __call__(cls, *args: object, **kwargs: object) -> object:
+            return real()(*args, **kwargs)
+
+        def __getattr__(cls, attribute: str) -> object:
+            return getattr(real(), attribute)
+
+    stand_in = types.ModuleType(module)
+    setattr(stand_in, name, Forwarding(name, (), {}))
+    return stand_in
+
+
+class _LightHelpGroup(TyperGroup):
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        _import_rich_help_lightly()
+        super().format_help(ctx, formatter)
+
+
+class _LightHelpCommand(TyperCommand):
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        _import_rich_help_lightly()
+        super().format_help(ctx, formatter)
+
+
 app = typer.Typer(
     name="chatkit-scaffold",
+    cls=_LightHelpGroup,
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
@@ -144,7 +207,7 @@ _catalog = load_catalog()
 _kinds = _catalog.kinds
 
 
-@app.command()
+@app.command(cls=_LightHelpCommand)
 def new(
     name: Annotated[
         str,
@@ -393,7 +456,7 @@ GrowDryRunOption = Annotated[
 ]
 
 
-@app.command("add-agent")
+@app.command("add-agent", cls=_LightHelpCommand)
 def add_agent(
     name: Annotated[
         str,
@@ -516,10 +579,10 @@ def _grow_command(kind: Kind) -> Callable[..., None]:
 
 for _kind in _kinds.values():
     if _kind.grow_command and _kind.cardinality != "named":
-        app.command(_kind.grow_command)(_grow_command(_kind))
+        app.command(_kind.grow_command, cls=_LightHelpCommand)(_grow_command(_kind))
 
 
-@app.command()
+@app.command(cls=_LightHelpCommand)
 def update(project: ProjectOption = Path("."), dry_run: GrowDryRunOption = False) -> None:
     """Bring the project to this version's templates (three-way merge; your edits are kept)."""
     from chatkit_scaffold.update import CONFLICTS_EXIT_CODE, update_project

@@ -13,6 +13,9 @@ parameters). Nothing here writes to the user's tree.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,6 +175,7 @@ class _Renderer:
         self.catalog = catalog
         self.views = views
         self.env = _environment(catalog.root)
+        self._segments: dict[str, jinja2.Template] = {}
         settings = merge_settings(views)
         self.context: dict[str, Any] = {
             "project_name": answers["project_name"],
@@ -262,7 +266,7 @@ class _Renderer:
         for part in relative.parts:
             if "{" in part:
                 try:
-                    part = self.env.from_string(part).render(context)
+                    part = self._segment_template(part).render(context)
                 except Exception as exc:
                     raise TemplateBug(
                         f"The path {relative} of {view.key} does not render: {exc}"
@@ -272,6 +276,13 @@ class _Renderer:
             parts.append(part)
         parts[-1] = parts[-1].removesuffix(TEMPLATE_SUFFIX)
         return str(PurePosixPath(*parts))
+
+    def _segment_template(self, segment: str) -> jinja2.Template:
+        """A path segment's template, compiled once per render (most files share a few)."""
+        template = self._segments.get(segment)
+        if template is None:
+            template = self._segments[segment] = self.env.from_string(segment)
+        return template
 
     def _render_text(self, source: Path, view: ComponentView) -> str:
         name = source.relative_to(self.catalog.root).as_posix()
@@ -284,7 +295,14 @@ class _Renderer:
             raise TemplateBug(f"Rendering {name} failed: {type(exc).__name__}: {exc}") from exc
 
 
+@functools.cache
 def _environment(root: Path) -> jinja2.Environment:
+    """The Jinja environment of a template root, one per process.
+
+    Compiling the templates is most of a render's time, so the environment is shared by every
+    render of the process (``add-*`` render a project twice) and keeps compiled templates on disk
+    between runs (``bytecode_cache``); both reuse a template only while its source is unchanged.
+    """
     import jinja2
 
     env = jinja2.Environment(
@@ -292,10 +310,40 @@ def _environment(root: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
+        bytecode_cache=bytecode_cache(),
     )
     env.filters["py"] = python_literal
     env.filters["ident"] = identifier
     return env
+
+
+def cache_folder() -> Path:
+    """Where compiled templates are kept: ``$XDG_CACHE_HOME/chatkit-scaffold/jinja``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "chatkit-scaffold" / "jinja"
+
+
+def bytecode_cache() -> jinja2.BytecodeCache | None:
+    """A per-user cache of compiled templates, or None where no cache folder can be made.
+
+    Jinja keys an entry by the template's path and checks its source and the Python and Jinja
+    versions before using it, so a stale entry is recompiled, never run.
+    """
+    import jinja2
+
+    class QuietCache(jinja2.FileSystemBytecodeCache):
+        """A cache that never fails a render: an entry it cannot write is skipped."""
+
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    folder = cache_folder()
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return QuietCache(str(folder))
 
 
 def python_literal(value: Any, indent: int | None = None) -> str:

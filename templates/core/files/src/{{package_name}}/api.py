@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from .context import RequestContext
 from .errors import ApiError, error_response, sse_error
 from .language import get_chat_context
+from .request_log import annotate
 from .services import Services
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ async def chatkit_endpoint(
     services: Annotated[Services, Depends(current_services)],
 ) -> Response:
     """The one ChatKit endpoint: JSON requests get JSON, streaming requests get SSE."""
+    annotate(user=context.user_id)
     try:
         require_json(request)
         body = await read_body(request, services.settings.max_request_bytes)

@@ -44,6 +44,7 @@ from .converter import AppThreadItemConverter, AttachmentReader
 from .errors import ApiError
 from .fake_ids import remap_fake_ids
 from .request_checks import check_request
+from .request_log import annotate
 from .titles import TitleGenerator
 from .widgets.approval import ApprovalStatus
 
@@ -107,6 +108,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         tests): that one re-parses with a new adapter per request and skips the checks.
         """
         parsed = parse_request(request)
+        annotate(op=parsed.type)
         await check_request(parsed, self, context)
         if is_streaming_req(parsed):
             return StreamingResult(self._process_streaming(parsed, context))

@@ -1,0 +1,114 @@
+"""One log line per HTTP request: request id, ChatKit op, user, status and duration.
+
+`RequestLogMiddleware` gives every request an id (the caller's `X-Request-ID` when it is a
+plain token, a new one otherwise), returns it in the `X-Request-ID` response header, and logs
+one INFO line when the response is complete (for a stream, when its last event is sent). The
+endpoint adds what only it knows with `annotate(op=..., user=...)`. The line carries no body,
+no message text, no query string (signed file URLs hold tokens there) and no headers.
+
+`RequestIdFilter` adds the id to every log record written while the request runs, so an error
+logged deep inside a turn can be matched with its request line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+@dataclass
+class RequestRecord:
+    """What the request line says; the endpoint fills in `op` and `user`."""
+
+    request_id: str
+    op: str = "-"
+    user: str = "-"
+
+
+_current: ContextVar[RequestRecord | None] = ContextVar("request_record", default=None)
+
+
+def annotate(*, op: str | None = None, user: str | None = None) -> None:
+    """Record the ChatKit op or the user of the current request (no-op outside a request)."""
+    record = _current.get()
+    if record is None:
+        return
+    if op is not None:
+        record.op = op
+    if user is not None:
+        record.user = user
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served, if any."""
+    record = _current.get()
+    return record.request_id if record is not None else None
+
+
+def request_id_from(scope: Scope) -> str:
+    """The caller's `X-Request-ID` when it is a plain token, else a new random id."""
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
+        if name == REQUEST_ID_HEADER.encode():
+            given = value.decode("latin-1")
+            if _VALID_REQUEST_ID.fullmatch(given):
+                return given
+            break
+    return uuid.uuid4().hex
+
+
+class RequestLogMiddleware:
+    """Pure ASGI middleware (streams pass through untouched) that logs each HTTP request once."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        record = RequestRecord(request_id_from(scope))
+        token = _current.set(record)
+        started = time.perf_counter()
+        status = 500  # what the server answers when the app fails before responding
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = record.request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logger.info(
+                "%s %s op=%s user=%s status=%d duration_ms=%.1f",
+                scope["method"],
+                scope["path"],
+                record.op,
+                record.user,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+            _current.reset(token)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` ("-" outside a request) to every record, for the log format."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id() or "-"
+        return True
