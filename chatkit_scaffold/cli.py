@@ -484,7 +484,7 @@ def add_agent(
     _print_changes(Console(), plan, dry_run)
 
 
-@app.command("add-tool")
+@app.command("add-tool", cls=_LightHelpCommand)
 def add_tool(
     name: Annotated[
         str,
@@ -528,7 +528,7 @@ def add_tool(
     _print_changes(Console(), plan, dry_run)
 
 
-@app.command("add-widget")
+@app.command("add-widget", cls=_LightHelpCommand)
 def add_widget(
     name: Annotated[
         str,

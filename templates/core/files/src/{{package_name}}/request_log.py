@@ -112,3 +112,18 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id() or "-"
         return True
+
+
+class QueryStringFilter(logging.Filter):
+    """Strips query strings from uvicorn's access lines: signed file URLs carry tokens there.
+
+    uvicorn logs `(client, method, path with query, http version, status)`; the path keeps its
+    path part only. (The access log shows with `LOG_LEVEL=DEBUG`; the request line never has
+    a query string.)
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+        return True
