@@ -133,7 +133,7 @@ def test_compose_services_health_and_environment(project: Path, answers: dict[st
         assert "@db:5432/" in environment["DATABASE_URL"]
     else:
         assert "DATABASE_URL" not in environment  # the default sqlite:///./data/app.db
-    assert ("PUBLIC_BASE_URL" in environment) is (answers["file_store"] == "local")
+    assert ("PUBLIC_BASE_URL" in environment) is (answers["file_store"] != "none")
     if s3:
         assert services["s3"]["healthcheck"]["test"]
         assert depends_on["s3"] == {"condition": "service_healthy"}
