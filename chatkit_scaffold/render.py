@@ -259,7 +259,12 @@ class _Renderer:
         self, relative: Path, context: Mapping[str, Any], view: ComponentView
     ) -> str | None:
         parts: list[str] = []
-        for part in relative.parts:
+        last = len(relative.parts) - 1
+        for index, part in enumerate(relative.parts):
+            if index == last:
+                # Copier's conditional file: `{% if x %}name.yaml{% endif %}.jinja` is dropped
+                # when the name renders empty, so the suffix is taken off before rendering.
+                part = part.removesuffix(TEMPLATE_SUFFIX)
             if "{" in part:
                 try:
                     part = self.env.from_string(part).render(context)
@@ -270,7 +275,6 @@ class _Renderer:
             if not part:
                 return None
             parts.append(part)
-        parts[-1] = parts[-1].removesuffix(TEMPLATE_SUFFIX)
         return str(PurePosixPath(*parts))
 
     def _render_text(self, source: Path, view: ComponentView) -> str:
