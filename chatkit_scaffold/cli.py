@@ -253,6 +253,15 @@ def new(
             autocompletion=_completer("auth"),
         ),
     ] = None,
+    deploy: Annotated[
+        str | None,
+        typer.Option(
+            metavar="VALUE",
+            help=_choice_help(_kinds["deploy"]),
+            show_default=False,
+            autocompletion=_completer("deploy"),
+        ),
+    ] = None,
     agent: Annotated[
         list[str] | None,
         typer.Option(metavar="NAME", help=_kinds[AGENT_KIND].help + ".", show_default=False),
@@ -294,6 +303,7 @@ def new(
             "file_store": file_store,
             "provider": provider,
             "auth": auth,
+            "deploy": deploy,
             "docker": docker,
             "agents": tuple(agent) if agent else None,
         }

@@ -117,10 +117,32 @@ def read_manifest(project_dir: Path, catalog: Catalog | None = None) -> Manifest
             f"{manifest.manifest_version}).",
             "Upgrade the tool: uv tool upgrade chatkit-scaffold",
         )
-    problems = check_components(manifest, catalog or load_catalog())
+    catalog = catalog or load_catalog()
+    manifest = with_new_kinds(manifest, catalog)
+    problems = check_components(manifest, catalog)
     if problems:
         raise _invalid(path, "; ".join(problems))
     return manifest
+
+
+def with_new_kinds(manifest: Manifest, catalog: Catalog) -> Manifest:
+    """The manifest with the default of every one-value kind it predates (``deploy``: ``none``).
+
+    A kind added to the tool after a project was generated is absent from both its answers and
+    its components; the project has what that kind's default renders.
+    """
+    answers = manifest.answers.model_dump()
+    components = list(manifest.components)
+    for kind in catalog.kinds.values():
+        if kind.cardinality != "one" or kind.name in answers or manifest.of_kind(kind.name):
+            continue
+        answers[kind.name] = kind.default
+        components.append(Component(kind=kind.name, value=str(kind.default)))
+    if len(components) == len(manifest.components):
+        return manifest
+    return manifest.model_copy(
+        update={"answers": Answers.model_validate(answers), "components": components}
+    )
 
 
 def check_components(manifest: Manifest, catalog: Catalog) -> list[str]:

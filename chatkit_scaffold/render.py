@@ -263,7 +263,12 @@ class _Renderer:
         self, relative: Path, context: Mapping[str, Any], view: ComponentView
     ) -> str | None:
         parts: list[str] = []
-        for part in relative.parts:
+        last = len(relative.parts) - 1
+        for index, part in enumerate(relative.parts):
+            if index == last:
+                # Copier's conditional file: `{% if x %}name.yaml{% endif %}.jinja` is dropped
+                # when the name renders empty, so the suffix is taken off before rendering.
+                part = part.removesuffix(TEMPLATE_SUFFIX)
             if "{" in part:
                 try:
                     part = self._segment_template(part).render(context)
@@ -274,7 +279,6 @@ class _Renderer:
             if not part:
                 return None
             parts.append(part)
-        parts[-1] = parts[-1].removesuffix(TEMPLATE_SUFFIX)
         return str(PurePosixPath(*parts))
 
     def _segment_template(self, segment: str) -> jinja2.Template:

@@ -82,12 +82,10 @@ def render_base(manifest: Manifest) -> Mapping[str, RenderedFile]:
     release = find_release(manifest.tool_version)
     answers = manifest.answers.model_dump()
     if release.engine == "components":
-        return render_project(
-            answers,
-            manifest.components,
-            catalog=load_catalog(release.path),
-            tool_version=release.version,
-        )
+        catalog = load_catalog(release.path)
+        # Kinds added after that release (filled in with their default) did not exist then.
+        known = [c for c in manifest.components if c.kind in catalog.kinds]
+        return render_project(answers, known, catalog=catalog, tool_version=release.version)
     agents = [
         Specialist(c.name or "", c.params.get("instructions", ""))
         for c in manifest.of_kind("agent")

@@ -24,6 +24,7 @@ DEFAULT_ANSWERS: dict[str, Any] = {
     "provider": "openai",
     "auth": "none",
     "docker": True,
+    "deploy": "none",
     "agents": (),
 }
 
@@ -49,8 +50,9 @@ def generate_project(target: Path, answers: Mapping[str, Any] | None = None) -> 
     """Generate project ``my-app`` into ``target`` (which must not exist yet) and return it.
 
     ``answers`` use the option names of the catalog (``database``, ``file_store``,
-    ``provider``, ``auth``, ``docker``) and ``agents``, plus ``stores``: the databases the
-    project ends up with, as after ``add-store`` of each one that is not ``database``.
+    ``provider``, ``auth``, ``docker``, ``deploy``) and ``agents``, plus ``stores``: the
+    databases the project ends up with, as after ``add-store`` of each one that is not
+    ``database``.
     """
     from chatkit_scaffold.grow import add_component
     from chatkit_scaffold.options import ProjectOptions

@@ -29,7 +29,7 @@ def test_help_lists_the_commands() -> None:
     result = runner.invoke(cli.app, ["--help"])
     assert result.exit_code == 0
     commands = ("new", "add-agent", "add-tool", "add-widget", "add-store", "add-file-store")
-    for command in (*commands, "add-auth", "add-provider"):
+    for command in (*commands, "add-auth", "add-provider", "add-deploy"):
         assert command in result.output
 
 
@@ -51,6 +51,7 @@ def test_new_help_lists_every_flag_with_its_values() -> None:
         "--file-store",
         "--provider",
         "--auth",
+        "--deploy",
         "--agent",
         "--docker",
         "--no-docker",
@@ -61,7 +62,7 @@ def test_new_help_lists_every_flag_with_its_values() -> None:
         "-o",
     ):
         assert flag in output
-    for value in ("postgres", "s3", "gemini", "litellm", "openai-compatible", "jwt"):
+    for value in ("postgres", "s3", "gemini", "litellm", "openai-compatible", "jwt", "kubernetes"):
         assert value in output
 
 
@@ -127,7 +128,7 @@ def test_without_a_terminal_defaults_are_taken_and_named(in_tmp: Path) -> None:
     assert result.exit_code == 0, result.output
     output = flat(result.output)
     assert "No terminal to prompt on: using the defaults --file-store local" in output
-    assert "--provider openai, --auth none, --docker, no --agent" in output
+    assert "--provider openai, --auth none, --docker, --deploy none, no --agent" in output
     assert "--database" not in output.split("No terminal")[1].split(".")[0]
     manifest = json.loads((in_tmp / "my-app" / MANIFEST_NAME).read_text())
     assert manifest["answers"]["database"] == "postgres"
@@ -238,7 +239,9 @@ def test_dry_run_prints_the_tree_with_sizes_and_writes_nothing(in_tmp: Path) -> 
 
 def test_prompts_for_each_choice_not_given(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "_is_interactive", lambda: True)
-    answers = "\n".join(["postgres", "mongo", "S3", "", "n", "Billing, support", "billing"])
+    answers = "\n".join(
+        ["postgres", "mongo", "S3", "", "n", "Kubernetes", "Billing, support", "billing"]
+    )
     result = runner.invoke(
         cli.app, ["new", "my-app", "--provider", "litellm"], input=answers + "\n"
     )
@@ -257,7 +260,10 @@ def test_prompts_for_each_choice_not_given(in_tmp: Path, monkeypatch: pytest.Mon
         "provider": "litellm",
         "auth": "none",
         "docker": False,
+        "deploy": "kubernetes",
     }
+    assert "Deployment manifests [none/kubernetes] (none)" in output
+    assert (in_tmp / "my-app/deploy/kubernetes/base/deployment.yaml").is_file()
     agents = [c["name"] for c in manifest["components"] if c["kind"] == "agent"]
     assert agents == ["billing"]
     assert (in_tmp / "my-app/src/my_app/agents/specialists/billing.py").is_file()

@@ -24,6 +24,7 @@ def test_defaults_match_the_product_contract() -> None:
         "provider": "openai",
         "auth": "none",
         "docker": True,
+        "deploy": "none",
     }
     assert parsed.agents == ()
 
@@ -33,19 +34,21 @@ def test_every_value_of_the_product_contract_is_accepted() -> None:
         for file_store in ("none", "local", "s3"):
             for provider in ("openai", "gemini", "litellm", "openai-compatible"):
                 for auth in ("none", "jwt"):
-                    values = {
-                        "database": database,
-                        "file_store": file_store,
-                        "provider": provider,
-                        "auth": auth,
-                        "docker": False,
-                    }
-                    parsed = ProjectOptions.parse({"name": "my-app", **values})
-                    assert parsed.answers() == {
-                        "project_name": "my-app",
-                        "package_name": "my_app",
-                        **values,
-                    }
+                    for deploy in ("none", "kubernetes"):
+                        values = {
+                            "database": database,
+                            "file_store": file_store,
+                            "provider": provider,
+                            "auth": auth,
+                            "docker": False,
+                            "deploy": deploy,
+                        }
+                        parsed = ProjectOptions.parse({"name": "my-app", **values})
+                        assert parsed.answers() == {
+                            "project_name": "my-app",
+                            "package_name": "my_app",
+                            **values,
+                        }
 
 
 def test_choices_are_matched_without_regard_to_case() -> None:
@@ -64,6 +67,7 @@ def test_answers_and_components_hold_every_choice() -> None:
         "provider": "gemini",
         "auth": "none",
         "docker": True,
+        "deploy": "none",
     }
     labels = [component.label for component in parsed.components()]
     assert labels == [
@@ -72,6 +76,7 @@ def test_answers_and_components_hold_every_choice() -> None:
         "provider gemini",
         "auth none",
         "docker on",
+        "deploy none",
         "agent billing",
     ]
 
@@ -212,8 +217,10 @@ def test_options_follow_the_catalog() -> None:
         "provider",
         "auth",
         "docker",
+        "deploy",
     ]
     assert catalog.kind("database").choices == ["sqlite", "postgres"]
+    assert catalog.kind("deploy").choices == ["none", "kubernetes"]
     assert catalog.kind("docker").default is True
 
 

@@ -57,12 +57,14 @@ def test_generates_the_project_and_its_manifest(tmp_path: Path) -> None:
         "provider": "gemini",
         "auth": "none",
         "docker": False,
+        "deploy": "none",
     }
     assert manifest["components"] == [
         {"kind": "database", "value": "sqlite", "params": {}},
         {"kind": "file_store", "value": "local", "params": {}},
         {"kind": "provider", "value": "gemini", "params": {}},
         {"kind": "auth", "value": "none", "params": {}},
+        {"kind": "deploy", "value": "none", "params": {}},
     ]
     assert set(manifest["files"]) == written - {MANIFEST_NAME}
     for path, digest in manifest["files"].items():

@@ -46,6 +46,8 @@ BASE: dict[str, str] = {
     "components/db/one/fragments/notes.md": "notes of one\n",
     "components/db/one/files/{{ package_name }}/one.py": "ONE = True\n",
     "components/db/one/files/{{ package_name }}/{% if False %}skipped.py{% endif %}": "never\n",
+    "components/db/one/files/{% if False %}skipped.txt{% endif %}.jinja": "never\n",
+    "components/db/one/files/{% if True %}kept.txt{% endif %}.jinja": "{{ project_name }}\n",
     "components/db/two/component.toml": (
         'summary = "two"\nparts = ["db/_shared"]\n'
         '[[settings]]\nenv = "DATABASE_URL"\ntype = "str"\nexample = "two://"\ndoc = "url"\n'
@@ -80,7 +82,8 @@ def render(root: Path, values: list[str], default: str = "one") -> dict[str, byt
 
 def test_paths_render_and_empty_segments_drop_the_file(tmp_path: Path) -> None:
     files = render(write_catalog(tmp_path, BASE), ["one"])
-    assert set(files) == {"my_app/core.py", "my_app/one.py", "settings.txt"}
+    assert set(files) == {"my_app/core.py", "my_app/one.py", "settings.txt", "kept.txt"}
+    assert files["kept.txt"] == b"my-app\n"
 
 
 def test_shared_files_loop_over_what_the_components_declare(tmp_path: Path) -> None:

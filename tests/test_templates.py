@@ -27,6 +27,7 @@ PRODUCT_VALUES = {
     "file_store": ["none", "local", "s3"],
     "provider": ["openai", "gemini", "litellm", "openai-compatible"],
     "auth": ["none", "jwt"],
+    "deploy": ["none", "kubernetes"],
 }
 
 
@@ -86,6 +87,7 @@ def test_values_come_from_one_source() -> None:
     assert catalog.kind("file_store").default == "local"
     assert catalog.kind("provider").default == "openai"
     assert catalog.kind("auth").default == "none"
+    assert catalog.kind("deploy").default == "none"
 
 
 def test_every_grow_command_of_the_catalog_is_a_cli_command() -> None:
@@ -99,6 +101,7 @@ def test_every_grow_command_of_the_catalog_is_a_cli_command() -> None:
         "add-agent",
         "add-tool",
         "add-widget",
+        "add-deploy",
     }
     assert grown <= commands
 
@@ -139,8 +142,14 @@ def test_plain_template_python_passes_ruff_where_it_lies(tmp_path: Path) -> None
 
 RENDERED = [
     {},
-    {"file_store": "none", "docker": False},
-    {"database": "postgres", "file_store": "s3", "auth": "jwt", "agents": ["billing"]},
+    {"file_store": "none", "docker": False, "deploy": "kubernetes"},
+    {
+        "database": "postgres",
+        "file_store": "s3",
+        "auth": "jwt",
+        "agents": ["billing"],
+        "deploy": "kubernetes",
+    },
     {"provider": "litellm"},
     {"provider": "openai-compatible"},
     {"provider": "gemini"},

@@ -12,7 +12,7 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import httpx
@@ -97,11 +97,14 @@ def volume() -> Iterator[str]:
 
 
 @contextmanager
-def container(image_id: str, *, env: Mapping[str, str], data_volume: str) -> Iterator[Container]:
-    """Start ``image_id`` with ``data_volume`` on ``/app/data``; yield it once healthy."""
+def container(
+    image_id: str, *, env: Mapping[str, str], data_volume: str, options: Sequence[str] = ()
+) -> Iterator[Container]:
+    """Start ``image_id`` with ``data_volume`` on ``/app/data`` (and ``podman run`` ``options``);
+    yield it once healthy."""
     name = f"chatkit-e2e-{uuid.uuid4().hex[:12]}"
     port = free_port()
-    options = [f"--env={key}={value}" for key, value in env.items()]
+    arguments = [*options, *(f"--env={key}={value}" for key, value in env.items())]
     oci.podman(
         "run",
         "--detach",
@@ -110,7 +113,7 @@ def container(image_id: str, *, env: Mapping[str, str], data_volume: str) -> Ite
         f"--network={oci.NETWORK}",
         f"--publish=127.0.0.1:{port}:8000",
         f"--volume={data_volume}:/app/data",
-        *options,
+        *arguments,
         image_id,
     )
     running = Container(name, port)

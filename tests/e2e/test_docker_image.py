@@ -7,7 +7,9 @@ on a published loopback port, the image's ``HEALTHCHECK``, the server process's 
 root), a streamed chat turn answered by the fake provider (on the host, reached from the
 container), a graceful stop, and the threads still listed by a new container on the same volume
 (SQLite) or database (PostgreSQL). The largest one also uploads an image to the S3 server and
-checks that the model got it, read back from S3 by the container.
+checks that the model got it, read back from S3 by the container. The default image also runs
+the way the generated Kubernetes Deployment runs its pod (read-only root, no capabilities, the
+``emptyDir`` and the claim as its only writable folders), read from the built manifests.
 
 Where no registry is reachable the base image is a stand-in built from Debian packages
 (``tests/e2e/oci.py``). The builder is never installed here: without it these tests fail.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import json
+import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
@@ -33,6 +36,7 @@ import pytest
 from tests.conftest import generate_project, prepared_project, shared_dir
 from tests.fakes import FakeChatCompletionsServer, FakeResponsesServer
 from tests.generated.dockerfile import read_stages
+from tests.kustomize import kustomize_build
 
 from . import oci
 from .apps import assert_answered
@@ -243,3 +247,93 @@ def test_the_stand_in_is_tagged_as_the_dockerfiles_base(tmp_path: Path) -> None:
     ]
     named = {stage.image.replace("${PYTHON_VERSION}", version) for stage in read_stages(dockerfile)}
     assert {f"docker.io/library/{name}" for name in named} == {oci.BASE_IMAGE}
+
+
+def _as_the_pod_runs_it(project: Path) -> tuple[list[str], dict[str, str]]:
+    """``podman run`` options that run the image as the generated Deployment runs its pod, and
+    the ConfigMap's variables.
+
+    Read from the built manifests, so the container gets exactly what the pod would: the user and
+    group, a read-only root (with no tmpfs Podman would add on its own), no capabilities, no
+    privilege escalation, an ``emptyDir`` as a tmpfs of its size, the claim on ``/app/data``.
+    """
+    resources = kustomize_build(project / "deploy/kubernetes/base")
+    (deployment,) = (r for r in resources if r["kind"] == "Deployment")
+    (config_map,) = (r for r in resources if r["kind"] == "ConfigMap")
+    pod = deployment["spec"]["template"]["spec"]
+    (app,) = pod["containers"]
+    security = {**pod["securityContext"], **app["securityContext"]}
+    options = [f"--user={security['runAsUser']}:{security['runAsGroup']}"]
+    if security["readOnlyRootFilesystem"]:
+        options += ["--read-only", "--read-only-tmpfs=false"]
+    options += [f"--cap-drop={capability}" for capability in security["capabilities"]["drop"]]
+    if not security["allowPrivilegeEscalation"]:
+        options.append("--security-opt=no-new-privileges")
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    for mount in app["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "emptyDir" in volume:
+            size = volume["emptyDir"]["sizeLimit"].removesuffix("Mi")
+            options.append(f"--tmpfs={mount['mountPath']}:rw,size={size}m,mode=1777")
+        else:
+            assert "persistentVolumeClaim" in volume
+            assert mount["mountPath"] == "/app/data"  # the helper's named volume
+    return options, dict(config_map["data"])
+
+
+def test_default_image_serves_as_the_kubernetes_pod_runs_it(
+    default_image: oci.BuiltImage, tmp_path: Path
+) -> None:
+    """The pod's read-only root, dropped capabilities and writable folders are enough to serve:
+    a streamed turn (SQLite in the claim), an upload (the local store and its signing key file),
+    its download; the root filesystem refuses writes."""
+    project = generate_project(tmp_path / "my-app", {"deploy": "kubernetes"})
+    options, config = _as_the_pod_runs_it(project)
+    png = tiny_png()
+    with FakeResponsesServer() as fake, volume() as data:
+        env = {
+            **config,
+            "OPENAI_API_KEY": "test",
+            "OPENAI_BASE_URL": from_container(fake.base_url),
+            "OPENAI_AGENTS_DISABLE_TRACING": "true",
+        }
+        with container(default_image.image_id, env=env, data_volume=data, options=options) as pod:
+            for path in ("/health/live", "/health/ready"):
+                assert httpx.get(f"{pod.url}{path}", timeout=10).status_code == 200, path
+            _assert_served_by_app_user(pod)
+            attachment = post_json(
+                pod.url,
+                {
+                    "type": "attachments.create",
+                    "params": {"name": "dot.png", "size": len(png), "mime_type": "image/png"},
+                },
+            )
+            # The URLs name PUBLIC_BASE_URL (the Ingress's address); send them to the pod.
+            descriptor = attachment["upload_descriptor"]
+            assert descriptor["url"].startswith(config["PUBLIC_BASE_URL"])
+            upload = httpx.request(
+                descriptor["method"],
+                descriptor["url"].replace(config["PUBLIC_BASE_URL"], pod.url),
+                files={"file": ("dot.png", png, "image/png")},
+                timeout=30,
+            )
+            assert upload.is_success, upload.text
+            preview = attachment["preview_url"].replace(config["PUBLIC_BASE_URL"], pod.url)
+            assert httpx.get(preview, timeout=30).content == png
+            question = user_input("What is in this picture?")
+            question["attachments"] = [attachment["id"]]
+            events = post_stream(pod.url, {"type": "threads.create", "params": {"input": question}})
+            assert_answered(events, "What is in this picture?")
+            assert "app.db" in pod.exec("ls", "/app/data").split()
+            assert ".signing-key" in pod.exec("ls", "-a", "/app/data/uploads").split()
+            refused = subprocess.run(
+                ["podman", "exec", pod.name, "touch", "/app/written"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert refused.returncode != 0
+            assert "Read-only file system" in refused.stderr
+            _stop_gracefully(pod)
+    data_url = "data:image/png;base64," + base64.b64encode(png).decode()
+    assert any(data_url in images_sent(body) for body in fake.requests)

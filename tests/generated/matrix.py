@@ -1,7 +1,7 @@
 """The option combinations the generated-project checks cover.
 
 Every option value appears, and every pair of values of two different options appears in at least
-one combination (an all-pairs design: 12 projects instead of the 192 of the full product), so an
+one combination (an all-pairs design: 12 projects instead of the 384 of the full product), so an
 interaction between two choices (say postgres with s3, or jwt with the local file store) cannot
 go untested. The first combination is the default stack, the second the default with no file store.
 One more combination is a grown project with two store backends (docs/matrix.md).
@@ -23,31 +23,32 @@ def _option_values() -> dict[str, list[Any]]:
         values[name] = list(catalog.kind(name).choices)
     values["docker"] = [True, False]
     values["agents"] = [(), ("billing",)]
+    values["deploy"] = list(catalog.kind("deploy").choices)
     return values
 
 
 OPTION_VALUES: dict[str, list[Any]] = _option_values()
 
 _ROWS: list[tuple[Any, ...]] = [
-    ("openai", "local", "sqlite", "none", True, ()),
-    ("openai", "none", "sqlite", "none", True, ()),
-    ("openai", "s3", "postgres", "jwt", False, ("billing",)),
-    ("gemini", "local", "postgres", "jwt", False, ()),
-    ("gemini", "none", "postgres", "none", True, ("billing",)),
-    ("gemini", "s3", "sqlite", "jwt", True, ()),
-    ("litellm", "local", "sqlite", "jwt", True, ("billing",)),
-    ("litellm", "none", "postgres", "jwt", False, ()),
-    ("litellm", "s3", "sqlite", "none", False, ()),
-    ("openai-compatible", "local", "postgres", "none", True, ()),
-    ("openai-compatible", "none", "sqlite", "jwt", False, ("billing",)),
-    ("openai-compatible", "s3", "postgres", "none", True, ("billing",)),
+    ("openai", "local", "sqlite", "none", True, (), "none"),
+    ("openai", "none", "sqlite", "none", True, (), "none"),
+    ("openai", "s3", "postgres", "jwt", False, ("billing",), "kubernetes"),
+    ("gemini", "local", "postgres", "jwt", False, (), "none"),
+    ("gemini", "none", "postgres", "none", True, ("billing",), "none"),
+    ("gemini", "s3", "sqlite", "jwt", True, (), "kubernetes"),
+    ("litellm", "local", "sqlite", "jwt", True, ("billing",), "kubernetes"),
+    ("litellm", "none", "postgres", "jwt", False, (), "kubernetes"),
+    ("litellm", "s3", "sqlite", "none", False, (), "none"),
+    ("openai-compatible", "local", "postgres", "none", True, (), "kubernetes"),
+    ("openai-compatible", "none", "sqlite", "jwt", False, ("billing",), "none"),
+    ("openai-compatible", "s3", "postgres", "none", True, ("billing",), "none"),
 ]
 
 #: Projects grown after generation: the answers, then the store backends they end up with.
 _GROWN: list[tuple[tuple[Any, ...], tuple[str, ...]]] = [
     # The SQLite default plus the PostgreSQL store (``add-store postgres``): both stores' code,
     # dependencies and contract tests live side by side, DATABASE_URL picking one.
-    (("gemini", "s3", "sqlite", "jwt", True, ("billing",)), ("sqlite", "postgres")),
+    (("gemini", "s3", "sqlite", "jwt", True, ("billing",), "kubernetes"), ("sqlite", "postgres")),
 ]
 
 #: Each combination as the answers to pass to ``generate_project``.
@@ -62,6 +63,8 @@ def combination_id(answers: dict[str, Any]) -> str:
     parts = [answers["provider"], answers["file_store"], answers["database"], answers["auth"]]
     parts.append("docker" if answers["docker"] else "nodocker")
     parts.extend(answers["agents"])
+    if answers["deploy"] != "none":
+        parts.append(answers["deploy"])
     if "stores" in answers:
         parts.append("stores=" + "+".join(answers["stores"]))
     return "-".join(parts)
