@@ -123,9 +123,15 @@ def test_bad_requests_get_clear_status_codes(openai_app: App) -> None:
     with openai_app.server() as server:
         url = f"{server.url}/chatkit"
 
-        malformed = httpx.post(url, content=b"{not json", timeout=30)
+        as_json = {"content-type": "application/json"}
+        malformed = httpx.post(url, content=b"{not json", headers=as_json, timeout=30)
         assert malformed.status_code == 400
         assert malformed.json()["error"]["message"]
+
+        # A body not declared as JSON is what another site can post without a CORS preflight.
+        undeclared = httpx.post(url, content=b'{"type": "threads.list", "params": {}}', timeout=30)
+        assert undeclared.status_code == 415
+        assert undeclared.json()["error"]["message"]
 
         unknown_type = httpx.post(url, json={"type": "threads.explode", "params": {}}, timeout=30)
         assert unknown_type.status_code == 400
@@ -154,7 +160,7 @@ def test_bad_requests_get_clear_status_codes(openai_app: App) -> None:
                 yield b'"input_text", "text": "' + b"y" * 32 * 1024 + b'", "type": '
             yield b'"input_text", "text": "end"}], "attachments": [], "inference_options": {}}}}'
 
-        chunked = httpx.post(url, content=chunks(), timeout=30)
+        chunked = httpx.post(url, content=chunks(), headers=as_json, timeout=30)
         assert chunked.status_code == 413
 
         assert httpx.get(f"{server.url}/health", timeout=30).status_code == 200
