@@ -1,4 +1,5 @@
-"""Growing an edited project: ``add-agent`` twice and ``add-store postgres`` keep every user edit.
+"""Growing an edited project: ``add-agent`` twice, ``add-store postgres``, ``add-file-store s3``
+and ``add-auth jwt`` keep every user edit.
 
 A default project is generated and edited as a user would (the entry agent's instructions, a new
 route in ``main.py``, a reformatted ``pyproject.toml``, later the new agent's instructions). Then
@@ -10,6 +11,7 @@ project's own tests (the new PostgreSQL store's against the real server), ruff a
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -107,7 +109,8 @@ def user_edits(project: Path) -> None:
     replace_once(pyproject, generated, USER_DEPENDENCIES)
 
 
-def test_add_agent_twice_and_add_store_keep_user_edits(tmp_path: Path) -> None:
+def test_growing_an_edited_project_keeps_every_user_edit(tmp_path: Path) -> None:
+    from chatkit_scaffold.catalog import load_catalog
     from chatkit_scaffold.grow import add_agent, add_component
 
     project = generate_project(tmp_path / "my-app")
@@ -141,6 +144,14 @@ def test_add_agent_twice_and_add_store_keep_user_edits(tmp_path: Path) -> None:
     add_component(project, "database", "postgres")
     assert tree_hash(project) != before
 
+    # The road to production: attachments to S3, then JWT auth, on the edited project.
+    assert "s3" in cli(project, "add-file-store", "s3", "--dry-run")
+    cli(project, "add-file-store", "s3")
+    assert "jwt" in cli(project, "add-auth", "jwt", "--dry-run")
+    cli(project, "add-auth", "jwt")
+    installed = json.loads((project / ".chatkit-scaffold.json").read_text())["answers"]
+    assert (installed["file_store"], installed["auth"]) == ("s3", "jwt"), installed
+
     # Every user edit is still there, byte for byte.
     assert USER_INSTRUCTIONS in (project / ASSISTANT).read_text()
     assert BILLING_INSTRUCTIONS in (project / BILLING).read_text()
@@ -148,12 +159,23 @@ def test_add_agent_twice_and_add_store_keep_user_edits(tmp_path: Path) -> None:
     pyproject = (project / "pyproject.toml").read_text()
     dependencies = block_between(pyproject, "dependencies = [", "\n]")
     added = [line for line in dependencies.splitlines() if line not in USER_DEPENDENCIES]
-    assert len(added) == 1 and "psycopg" in added[0], dependencies
+    catalog = load_catalog()
+    grown = [
+        catalog.spec("database", "postgres"),
+        catalog.spec("file_store", "s3"),
+        catalog.spec("auth", "jwt"),
+    ]
+    declared = [f'"{r}",' for spec in grown for r in spec.list("dependencies")]
+    assert [line.strip() for line in added] == declared, dependencies
     assert [line for line in dependencies.splitlines() if line not in added] == (
         USER_DEPENDENCIES.splitlines()
     )
-    outside = pyproject.replace(dependencies, "")
-    assert outside == pyproject_before.replace(USER_DEPENDENCIES, ""), "outside the array"
+    # Outside the array only the grown components' dev dependencies were added.
+    dev = {f'"{r}",' for spec in grown for r in spec.list("dev_dependencies")}
+    outside = pyproject.replace(dependencies, "").splitlines()
+    assert [line for line in outside if line.strip() not in dev] == (
+        pyproject_before.replace(USER_DEPENDENCIES, "").splitlines()
+    ), "outside the array"
 
     # The grown project still passes its own checks, the new store against the real PostgreSQL.
     env = project_env({"TEST_DATABASE_URL": ADMIN_URL})
