@@ -225,7 +225,11 @@ def test_console_on_the_default_project(
         session.answer(tool_reply("20"))
         clock = page.locator(".item-widget", has_text="Time in Asia/Tokyo")
         clock.get_by_role("button", name="Refresh").click()
-        expect(page.locator("#log summary", has_text="threads.sync_custom_action")).to_have_count(1)
+        # One request and its 200 answer (each its own line in the Protocol pane).
+        sync_lines = page.locator("#log summary", has_text="threads.sync_custom_action")
+        expect(sync_lines).to_have_text(
+            ["→ threads.sync_custom_action", "← 200 threads.sync_custom_action"]
+        )
         clock.get_by_role("button", name="Compare with my time").click()
         session.answer(reply_for("Hidden context for the agent"))
         expect(clock.get_by_role("button", name="Compare with my time")).to_be_disabled()
