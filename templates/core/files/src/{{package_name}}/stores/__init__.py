@@ -1,6 +1,6 @@
 """Pick the store backend for a database URL.
 
-Every module in this package other than `base` is a backend: it declares the URL schemes it
+Every module in this package other than `base`, `schema` and `migrate` is a backend: it declares the URL schemes it
 serves (`SCHEMES`), an `EXAMPLE_URL`, and builds its store with
 `from_url(database_url, *, pool_size=..., files=...)`. Adding a backend means adding a module.
 """
@@ -22,6 +22,10 @@ class _Backend(Protocol):
     def from_url(
         self, database_url: str, *, pool_size: int, files: FileStorage | None
     ) -> AppStore: ...
+
+
+NOT_BACKENDS = frozenset({"base", "schema", "migrate"})
+"""Modules of this package every backend shares."""
 
 
 def create_store(
@@ -51,7 +55,9 @@ def create_store(
 
 def backend_names() -> list[str]:
     """Names of the backend modules present, e.g. ``["sqlite"]``."""
-    return sorted(module.name for module in pkgutil.iter_modules(__path__) if module.name != "base")
+    return sorted(
+        module.name for module in pkgutil.iter_modules(__path__) if module.name not in NOT_BACKENDS
+    )
 
 
 def _backends() -> list[_Backend]:

@@ -1,0 +1,101 @@
+"""Bring the database schema to the newest Alembic revision, safely from several processes.
+
+`migrate(engine)` runs when the store starts; `python -m <package>.stores.migrate` migrates
+`DATABASE_URL` by hand (and in the Kubernetes init container). Servers starting together wait
+for each other: the first one migrates, the others then find nothing to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from ..settings import SettingsError, load_settings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+"""The Alembic scripts: `env.py` and the revisions in `versions/`."""
+
+LOCK_KEY = 0x43484B53544F5245
+"""PostgreSQL advisory lock held while migrating (the key earlier versions of the store used)."""
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Apply every pending revision in one transaction, holding the migration lock."""
+    async with engine.connect() as connection:
+        await lock_schema(connection)
+        await connection.run_sync(_upgrade)
+        await connection.commit()
+
+
+async def lock_schema(connection: AsyncConnection) -> None:
+    """Begin the migration transaction; a concurrent migration waits here until it ends."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    elif connection.dialect.name == "sqlite":
+        await connection.run_sync(_begin_immediate)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The Alembic configuration of the project; `env.py` migrates `connection` when given."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def engine_for(database_url: str) -> AsyncEngine:
+    """An engine for `DATABASE_URL` that keeps no connection open between uses."""
+    scheme, _, rest = database_url.partition("://")
+    if scheme.startswith("sqlite"):
+        path = rest.removeprefix("/")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return create_async_engine(f"sqlite+aiosqlite://{rest}", poolclass=NullPool)
+    return create_async_engine(f"postgresql+psycopg://{rest}", poolclass=NullPool)
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+def _begin_immediate(connection: Connection) -> None:
+    # SQLite has one writer: BEGIN IMMEDIATE takes the write lock before anything is read,
+    # and another process waits for it (busy timeout) instead of reading a stale schema.
+    connection.exec_driver_sql("SELECT 1")  # SQLAlchemy's own begin, which may emit BEGIN
+    driver: Any = connection.connection.driver_connection
+    if driver.in_transaction:
+        connection.exec_driver_sql("ROLLBACK")  # an empty deferred transaction
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def _migrate_url(database_url: str) -> None:
+    engine = engine_for(database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+def main() -> int:
+    """Migrate the database of `DATABASE_URL`; returns the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    asyncio.run(_migrate_url(settings.database_url))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
