@@ -1,7 +1,7 @@
 """Pick the store backend for a database URL.
 
-Every module in this package other than `base`, `schema` and `migrate` is a backend: it declares the URL schemes it
-serves (`SCHEMES`), an `EXAMPLE_URL`, and builds its store with
+Every module in this package other than `base`, `schema` and `migrate` is a backend: it
+declares the URL schemes it serves (`SCHEMES`), an `EXAMPLE_URL`, and builds its store with
 `from_url(database_url, *, pool_size=..., files=...)`. Adding a backend means adding a module.
 """
 

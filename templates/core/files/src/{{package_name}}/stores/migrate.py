@@ -33,7 +33,7 @@ async def migrate(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         await lock_schema(connection)
         await connection.run_sync(_upgrade)
-        await connection.commit()
+        await end_migration(connection)
 
 
 async def lock_schema(connection: AsyncConnection) -> None:
@@ -42,6 +42,15 @@ async def lock_schema(connection: AsyncConnection) -> None:
         await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
     elif connection.dialect.name == "sqlite":
         await connection.run_sync(_begin_immediate)
+
+
+async def end_migration(connection: AsyncConnection) -> None:
+    """Commit what `lock_schema` began (SQLite: once every foreign key is found valid)."""
+    if connection.dialect.name == "sqlite":
+        await connection.run_sync(_check_foreign_keys)
+    await connection.commit()
+    if connection.dialect.name == "sqlite":
+        await connection.run_sync(_restore_foreign_keys)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -67,14 +76,42 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
+# dialect: SQLite. It has one writer: BEGIN IMMEDIATE takes the write lock before anything is
+# read, and another process waits for it (busy timeout) instead of reading a stale schema. It
+# changes a table by copying it and dropping the original, which must not cascade: foreign keys
+# are off while migrating (checked before commit) and back on after. Both need the driver, out
+# of any transaction; SQLAlchemy's own begin (nothing, or a deferred BEGIN) is undone first.
+FOREIGN_KEYS = "sqlite_foreign_keys"
+
+
 def _begin_immediate(connection: Connection) -> None:
-    # SQLite has one writer: BEGIN IMMEDIATE takes the write lock before anything is read,
-    # and another process waits for it (busy timeout) instead of reading a stale schema.
-    connection.exec_driver_sql("SELECT 1")  # SQLAlchemy's own begin, which may emit BEGIN
-    driver: Any = connection.connection.driver_connection
-    if driver.in_transaction:
-        connection.exec_driver_sql("ROLLBACK")  # an empty deferred transaction
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.exec_driver_sql("SELECT 1")
+    if connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        _driver_execute(connection, "ROLLBACK")
+    (enforced,) = _driver_execute(connection, "PRAGMA foreign_keys")[0]
+    connection.info[FOREIGN_KEYS] = enforced
+    _driver_execute(connection, "PRAGMA foreign_keys = OFF")
+    _driver_execute(connection, "BEGIN IMMEDIATE")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = _driver_execute(connection, "PRAGMA foreign_key_check")
+    if broken:
+        raise RuntimeError(f"The migration leaves rows whose foreign key is broken: {broken}")
+
+
+def _restore_foreign_keys(connection: Connection) -> None:
+    if connection.info.pop(FOREIGN_KEYS, 0):
+        _driver_execute(connection, "PRAGMA foreign_keys = ON")
+
+
+def _driver_execute(connection: Connection, statement: str) -> list[Any]:
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(statement)
+        return list(cursor.fetchall()) if cursor.description else []
+    finally:
+        cursor.close()
 
 
 async def _migrate_url(database_url: str) -> None:
