@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,11 @@ def test_dockerfile_commands_build_and_serve(
     (answer,) = done_items(events, "assistant_message")
     assert item_text(answer) == reply_for("Hi")
     assert (app_dir / "data" / "app.db").exists()
+
+    # The Kubernetes init container's command works from the image alone: the Alembic
+    # migrations ship inside the package.
+    run_checked(["python", "-m", "my_app.stores.migrate"], app_dir, env=env)
+    with closing(sqlite3.connect(app_dir / "data" / "app.db")) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        versions = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert "schema_version" not in tables and len(versions) == 1, (tables, versions)
