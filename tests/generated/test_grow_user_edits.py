@@ -148,7 +148,7 @@ def test_add_agent_twice_and_add_store_keep_user_edits(tmp_path: Path) -> None:
     pyproject = (project / "pyproject.toml").read_text()
     dependencies = block_between(pyproject, "dependencies = [", "\n]")
     added = [line for line in dependencies.splitlines() if line not in USER_DEPENDENCIES]
-    assert len(added) == 1 and "psycopg" in added[0], dependencies
+    assert len(added) == 1 and "asyncpg" in added[0], dependencies
     assert [line for line in dependencies.splitlines() if line not in added] == (
         USER_DEPENDENCIES.splitlines()
     )

@@ -16,13 +16,16 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..settings import SettingsError, load_settings
+from .engine import create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 """The Alembic scripts: `env.py` and the revisions in `versions/`."""
+
+CONNECT_TIMEOUT_S = 30.0
+"""How long `python -m` and the `alembic` command wait for the database."""
 
 LOCK_KEY = 0x43484B53544F5245
 """PostgreSQL advisory lock held while migrating (the key earlier versions of the store used)."""
@@ -62,14 +65,12 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def engine_for(database_url: str) -> AsyncEngine:
-    """An engine for `DATABASE_URL` that keeps no connection open between uses."""
-    scheme, _, rest = database_url.partition("://")
-    if scheme.startswith("sqlite"):
-        path = rest.removeprefix("/")
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return create_async_engine(f"sqlite+aiosqlite://{rest}", poolclass=NullPool)
-    return create_async_engine(f"postgresql+psycopg://{rest}", poolclass=NullPool)
+    """An engine of one connection for `DATABASE_URL`, configured as the store's are."""
+    from . import backend_for  # the package imports this module first
+
+    return create_engine(
+        backend_for(database_url), database_url, pool_size=1, pool_timeout=CONNECT_TIMEOUT_S
+    )
 
 
 def _upgrade(connection: Connection) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Column,
     DateTime,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    event,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -99,12 +101,11 @@ attachments = Table(
     Index("attachments_by_thread", "thread_id", "user_id"),
 )
 
-ITEMS_THREAD_OWNER_STATISTICS = (
+# dialect: PostgreSQL statistics (no SQLAlchemy construct). A thread has one owner; without
+# them the planner multiplies the two selectivities, expects a handful of rows, and sorts a whole
+# thread instead of walking the index.
+ITEMS_THREAD_OWNER_STATISTICS = DDL(  # type: ignore[no-untyped-call]
     "CREATE STATISTICS IF NOT EXISTS items_thread_owner (dependencies) "
     "ON thread_id, user_id FROM items"
-)
-"""PostgreSQL only (SQLAlchemy has no construct for it; the initial migration runs it).
-
-A thread has one owner. Without these statistics the planner multiplies the two
-selectivities, expects a handful of rows, and sorts a whole thread instead of walking the
-index."""
+).execute_if(dialect="postgresql")
+event.listen(items, "after_create", ITEMS_THREAD_OWNER_STATISTICS)
