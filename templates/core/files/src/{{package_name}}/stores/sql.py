@@ -61,7 +61,6 @@ from .base import (
     parse_cursor,
     thread_not_found,
 )
-from .migrate import migrate
 from .schema import Payload, SortTime, attachments, items, threads
 
 logger = logging.getLogger(__name__)
@@ -116,6 +115,10 @@ class SqlStore(AppStore):
             return
         async with self._lock:
             if not self._migrated:
+                # Imported here: `python -m <package>.stores.migrate` runs that module as
+                # __main__, which must not have been imported with this package.
+                from .migrate import migrate
+
                 try:
                     await migrate(self.engine)
                 except (DBAPIError, OSError, TimeoutError, PoolTimeoutError) as error:
