@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,27 +35,33 @@ LOCK_KEY = 0x43484B53544F5245
 
 async def migrate(engine: AsyncEngine) -> None:
     """Apply every pending revision in one transaction, holding the migration lock."""
-    async with engine.connect() as connection:
-        await lock_schema(connection)
+    async with engine.connect() as connection, migration_transaction(connection):
         await connection.run_sync(_upgrade)
-        await end_migration(connection)
 
 
-async def lock_schema(connection: AsyncConnection) -> None:
-    """Begin the migration transaction; a concurrent migration waits here until it ends."""
-    if connection.dialect.name == "postgresql":
-        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-    elif connection.dialect.name == "sqlite":
-        await connection.run_sync(_begin_immediate)
+@asynccontextmanager
+async def migration_transaction(connection: AsyncConnection) -> AsyncIterator[None]:
+    """A transaction begun under the migration lock, committed if the block succeeds.
 
-
-async def end_migration(connection: AsyncConnection) -> None:
-    """Commit what `lock_schema` began (SQLite: once every foreign key is found valid)."""
-    if connection.dialect.name == "sqlite":
-        await connection.run_sync(_check_foreign_keys)
-    await connection.commit()
-    if connection.dialect.name == "sqlite":
-        await connection.run_sync(_restore_foreign_keys)
+    A concurrent migration waits for the lock until this one ends.
+    """
+    sqlite = connection.dialect.name == "sqlite"
+    try:
+        if connection.dialect.name == "postgresql":
+            lock = text("SELECT pg_advisory_xact_lock(:key)")
+            await connection.execute(lock, {"key": LOCK_KEY})
+        elif sqlite:
+            await connection.run_sync(_begin_immediate)
+        yield
+        if sqlite:
+            await connection.run_sync(_check_foreign_keys)
+        await connection.commit()
+    except BaseException:
+        await connection.rollback()
+        raise
+    finally:
+        if sqlite:
+            await connection.run_sync(_restore_foreign_keys)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
