@@ -17,7 +17,7 @@ from tests.conftest import generate_project, project_env, run_checked
 
 pytestmark = pytest.mark.generated
 
-IMPORT_HOOK = "# Import the modules that define your own tables on `metadata` here"
+IMPORT_HOOK = "# Your own tables: import their modules on the next line"
 
 
 def _readme_table_module(readme: str) -> tuple[str, str]:
@@ -38,7 +38,7 @@ def test_a_users_table_gets_its_revision_from_autogenerate(tmp_path: Path) -> No
     path, code = _readme_table_module(readme)
     (project / path).write_text(code)
     env_py = project / "src/my_app/migrations/env.py"
-    step = re.search(r"\(`(import my_app\.tables  # noqa: F401)`\)", readme)
+    step = re.search(r"comment that says so: `(from my_app import tables  # noqa: F401)`", readme)
     assert step, "the README does not say which import to add to env.py"
     source = env_py.read_text()
     assert IMPORT_HOOK in source
