@@ -26,7 +26,7 @@ def _readme_table_module(readme: str) -> tuple[str, str]:
     assert block, "the README shows no table module"
     lines = [line.removeprefix("   ") for line in block.group(1).splitlines()]
     assert lines[0].startswith("# src/"), lines[0]
-    return lines[0].removeprefix("# "), "\n".join(lines[1:]).lstrip() + "\n"
+    return lines[0].removeprefix("# "), "\n".join(lines[1:]).strip() + "\n"
 
 
 def test_a_users_table_gets_its_revision_from_autogenerate(tmp_path: Path) -> None:
