@@ -97,7 +97,7 @@ def python_of(project: Path) -> str:
 
 @contextmanager
 def postgres_database(project: Path) -> Iterator[str]:
-    """A fresh database on the local server (with the project's psycopg); dropped afterwards."""
+    """A fresh database on the local server (with the project's asyncpg); dropped afterwards."""
     name = f"chatkit_bench_{uuid.uuid4().hex[:12]}"
     admin_sql(project, f'CREATE DATABASE "{name}"')
     try:
@@ -107,11 +107,16 @@ def postgres_database(project: Path) -> Iterator[str]:
 
 
 def admin_sql(project: Path, statement: str, url: str = ADMIN_URL) -> None:
-    """Run one statement on ``url`` (autocommit) with the project's psycopg."""
+    """Run one statement on ``url`` (outside a transaction) with the project's asyncpg."""
     script = (
-        "import sys, psycopg\n"
-        "with psycopg.connect(sys.argv[1], autocommit=True) as conn:\n"
-        "    conn.execute(sys.argv[2])\n"
+        "import asyncio, sys, asyncpg\n"
+        "async def run():\n"
+        "    conn = await asyncpg.connect(dsn=sys.argv[1])\n"
+        "    try:\n"
+        "        await conn.execute(sys.argv[2])\n"
+        "    finally:\n"
+        "        await conn.close()\n"
+        "asyncio.run(run())\n"
     )
     run([python_of(project), "-c", script, url, statement], cwd=project)
 

@@ -58,7 +58,8 @@ def main() -> None:
     if args.rows < minimum:
         parser.error(f"--rows must be at least {minimum}")
     if args.worker:
-        result = asyncio.run(run_worker(args.worker, args.rows, args.concurrency))
+        with database_url(args.worker) as url:
+            result = asyncio.run(measure(url, args.rows, args.concurrency))
         print(json.dumps(result))
         return
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
@@ -108,29 +109,33 @@ def report(result: dict[str, Any]) -> None:
 # --- worker: runs inside the rendered project's environment -----------------------------------
 
 
-async def run_worker(backend: str, rows: int, concurrency: int) -> dict[str, Any]:
-    with database_url(backend) as url:
-        return await measure(url, rows, concurrency)
-
-
 @contextmanager
 def database_url(backend: str) -> Iterator[str]:
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
             yield f"sqlite:///{Path(tmp) / 'bench.db'}"
         return
-    import psycopg
-    from psycopg import sql
-
     admin_url = os.environ.get("TEST_DATABASE_URL", DEFAULT_ADMIN_URL)
     name = f"store_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    admin_sql(admin_url, f'CREATE DATABASE "{name}"')
     try:
         yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin_sql(admin_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def admin_sql(admin_url: str, statement: str) -> None:
+    """Run one statement outside a transaction with the project's driver (asyncpg)."""
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn=admin_url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
 
 
 async def measure(url: str, rows: int, concurrency: int) -> dict[str, Any]:

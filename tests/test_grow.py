@@ -45,6 +45,13 @@ STAND_IN: dict[str, str] = {
     "core/files/.env.example.jinja": (
         "{% for value in installed.database %}# DATABASE_URL for {{ value }}\n{% endfor %}"
     ),
+    "core/files/src/{{ package_name }}/stores/backends.py.jinja": (
+        "SCHEMES = [\n"
+        '{%- for view in components if view.get("store") %}\n'
+        "    {{ view.get('store').schemes | tojson }},\n"
+        "{%- endfor %}\n"
+        "]\n"
+    ),
     "core/files/src/{{ package_name }}/agents/registry.py.jinja": (
         "AGENTS = {{ named.agent | map(attribute='name') | list }}\n"
     ),
@@ -55,19 +62,17 @@ STAND_IN: dict[str, str] = {
     ),
     "components/database/sqlite/component.toml": (
         'summary = "SQLite"\ndependencies = ["aiosqlite>=0.20"]\n'
+        '[store]\nschemes = ["sqlite"]\n'
     ),
-    "components/database/sqlite/files/src/{{ package_name }}/stores/sqlite.py": "SQLITE = True\n",
     "components/database/postgres/component.toml": (
-        'summary = "PostgreSQL"\ndependencies = ["psycopg[binary,pool]>=3.2"]\n'
+        'summary = "PostgreSQL"\ndependencies = ["asyncpg>=0.30"]\n'
+        '[store]\nschemes = ["postgresql"]\n'
     ),
     "components/database/postgres/fragments/compose.services.yaml": (
         "  db:\n    image: postgres:16\n"
     ),
-    "components/database/postgres/files/src/{{ package_name }}/stores/postgres.py": (
-        "POSTGRES = True\n"
-    ),
     "components/database/postgres/files/tests/test_store_postgres.py.jinja": (
-        "from {{ package_name }}.stores import postgres\n"
+        "from {{ package_name }}.stores import backends\n"
     ),
     "components/file_store/kind.toml": (
         'flag = "--file-store"\nprompt = "File store"\nhelp = "File store"\n'
@@ -297,12 +302,12 @@ def test_a_broken_manifest_is_refused(project: Path) -> None:
     assert "answers" in caught.value.message
 
 
-def test_add_store_adds_module_dependency_compose_service_and_tests(project: Path) -> None:
+def test_add_store_adds_data_dependency_compose_service_and_tests(project: Path) -> None:
     result = add_store(project, "postgres")
 
     actions = {change.path: change.action for change in result.writes}
     assert actions == {
-        "src/my_app/stores/postgres.py": Action.CREATE,
+        "src/my_app/stores/backends.py": Action.MODIFY,
         "tests/test_store_postgres.py": Action.CREATE,
         "pyproject.toml": Action.MODIFY,
         "compose.yaml": Action.MODIFY,
@@ -311,9 +316,10 @@ def test_add_store_adds_module_dependency_compose_service_and_tests(project: Pat
         MANIFEST_NAME: Action.MODIFY,
     }
     pyproject = (project / "pyproject.toml").read_text()
-    assert '"aiosqlite>=0.20",\n    "psycopg[binary,pool]>=3.2",\n]' in pyproject
+    assert '"aiosqlite>=0.20",\n    "asyncpg>=0.30",\n]' in pyproject
     assert "image: postgres:16" in (project / "compose.yaml").read_text()
-    assert (project / "src/my_app/stores/sqlite.py").is_file()
+    backends = (project / "src/my_app/stores/backends.py").read_text()
+    assert backends == 'SCHEMES = [\n    ["sqlite"],\n    ["postgresql"],\n]\n'
     manifest = manifest_of(project)
     databases = [c["value"] for c in manifest["components"] if c["kind"] == "database"]
     assert databases == ["sqlite", "postgres"]
@@ -343,7 +349,7 @@ def test_add_store_merges_dependencies_into_an_edited_pyproject(project: Path) -
 
     text = pyproject.read_text()
     assert '"rich",' in text
-    assert '"psycopg[binary,pool]>=3.2",' in text
+    assert '"asyncpg>=0.30",' in text
     assert "[tool.mine]\nkeep = true\n" in text
     files = manifest_of(project)["files"]
     assert isinstance(files, dict)
@@ -357,7 +363,7 @@ def test_add_store_without_a_dependency_list_prints_the_lines_to_add(project: Pa
         add_store(project, "postgres")
     assert caught.value.hint is not None
     assert "[project] dependencies is missing or not a list" in caught.value.hint
-    assert '"psycopg[binary,pool]>=3.2",' in caught.value.hint
+    assert '"asyncpg>=0.30",' in caught.value.hint
     assert tree_digest(project) == before
 
 

@@ -80,14 +80,17 @@ def test_add_store_adds_the_backend_next_to_the_default_one(tmp_path: Path) -> N
     result = add_component(project, "database", "postgres")
 
     actions = {change.path: change.action for change in result.writes}
-    assert actions["src/my_app/stores/postgres.py"] is Action.CREATE
+    assert actions["src/my_app/stores/backends.py"] is Action.MODIFY
+    assert actions["tests/test_store_postgres.py"] is Action.CREATE
     assert actions["pyproject.toml"] is Action.MODIFY
     assert actions["compose.yaml"] is Action.MODIFY
     assert actions[".github/workflows/ci.yml"] is Action.MODIFY
     assert "\n  db:\n" in (project / "compose.yaml").read_text()
-    assert (project / "src/my_app/stores/sqlite.py").is_file()
+    backends = (project / "src/my_app/stores/backends.py").read_text()
+    assert 'name="sqlite"' in backends
+    assert 'name="postgres"' in backends
     pyproject = (project / "pyproject.toml").read_text()
-    assert '"psycopg[binary,pool]' in pyproject
+    assert '"asyncpg' in pyproject
     assert '"aiosqlite' in pyproject
     manifest = json.loads((project / MANIFEST_NAME).read_text())
     assert manifest["answers"]["database"] == "sqlite"
@@ -101,9 +104,10 @@ def test_add_store_sqlite_to_a_postgres_project(tmp_path: Path) -> None:
 
     result = add_component(project, "database", "sqlite", dry_run=True)
 
-    assert "src/my_app/stores/sqlite.py" in {change.path for change in result.writes}
-    assert not (project / "src/my_app/stores/sqlite.py").exists()
+    assert "tests/test_store_sqlite.py" in {change.path for change in result.writes}
+    assert 'name="sqlite"' not in (project / "src/my_app/stores/backends.py").read_text()
     add_component(project, "database", "sqlite")
+    assert 'name="sqlite"' in (project / "src/my_app/stores/backends.py").read_text()
     assert '"aiosqlite' in (project / "pyproject.toml").read_text()
 
 

@@ -2,7 +2,7 @@
 
 The server is ``TEST_DATABASE_URL`` (the same variable the generated projects' tests read),
 by default the local one CI provides. The databases are created and dropped with the generated
-project's own psycopg, so the tool's environment needs no PostgreSQL driver.
+project's own asyncpg, so the tool's environment needs no PostgreSQL driver.
 """
 
 from __future__ import annotations
@@ -18,15 +18,24 @@ from tests.conftest import run_checked
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 _ADMIN_SCRIPT = """
+import asyncio
 import sys
-import psycopg
 
-admin_url, action, name = sys.argv[1:]
-with psycopg.connect(admin_url, autocommit=True) as conn:
-    if action == "create":
-        conn.execute(f'CREATE DATABASE "{name}"')
-    else:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+import asyncpg
+
+
+async def main(admin_url: str, action: str, name: str) -> None:
+    conn = await asyncpg.connect(dsn=admin_url)
+    try:
+        if action == "create":
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        else:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+asyncio.run(main(*sys.argv[1:]))
 """
 
 

@@ -2,9 +2,10 @@
 
 The builder stage's WORKDIR/COPY/RUN steps run in order in a scratch folder, copying only what
 ``.dockerignore`` lets into the build context; then everything but the virtual environment is
-deleted (the runtime stage copies only ``/opt/venv``), and the runtime stage's CMD is started in an
-empty ``/app`` with the runtime ENV. Its HEALTHCHECK must pass, a chat turn must stream, and the
-SQLite database must land in the ``/app/data`` volume.
+deleted (the runtime stage copies only ``/opt/venv`` and ``alembic.ini``), and the runtime
+stage's CMD is started in that ``/app`` with the runtime ENV. Its HEALTHCHECK must pass, a chat
+turn must stream, and the SQLite database must land in the ``/app/data`` volume; the migration
+command of the Kubernetes init container then finds the schema at head.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -82,11 +85,15 @@ def test_dockerfile_commands_build_and_serve(
     _build_context(project, context)
     build_env = project_env({key: local(value) for key, value in builder.env().items()})
     _replay_builder(builder, context, build_root, build_env)
-    shutil.rmtree(context)
-    shutil.rmtree(build_root)
-
     app_dir = tmp_path / "app"
     (app_dir / "data").mkdir(parents=True)
+    for copy in runtime.all("COPY"):  # the runtime stage's files from the build context
+        if not copy.startswith("--from="):
+            *sources, _ = copy.split()
+            for source in sources:
+                shutil.copy2(context / source, app_dir / source)
+    shutil.rmtree(context)
+    shutil.rmtree(build_root)
     port = free_port()
     runtime_env = {
         key: local(value).replace("${PATH}", os.environ["PATH"])
@@ -118,3 +125,12 @@ def test_dockerfile_commands_build_and_serve(
     (answer,) = done_items(events, "assistant_message")
     assert item_text(answer) == reply_for("Hi")
     assert (app_dir / "data" / "app.db").exists()
+
+    # The Kubernetes init container's command works from the image alone: the Alembic
+    # migrations ship inside the package, and the image's alembic.ini finds them there.
+    run_checked(["python", "-m", "my_app.stores.migrate"], app_dir, env=env)
+    assert "(head)" in run_checked(["alembic", "current"], app_dir, env=env)
+    with closing(sqlite3.connect(app_dir / "data" / "app.db")) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        versions = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert "schema_version" not in tables and len(versions) == 1, (tables, versions)

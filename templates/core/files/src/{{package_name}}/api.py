@@ -1,4 +1,4 @@
-"""HTTP routes: the single ChatKit endpoint and the health check.
+"""HTTP routes: the single ChatKit endpoint and the health checks.
 
 The endpoint reads the body under a size cap, hands it to the ChatKit server (which parses it
 once and checks what it may touch, see `request_checks`), and turns refusals into status codes.
@@ -17,10 +17,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from .context import RequestContext
-from .errors import ApiError, error_response, sse_error
+from .errors import ApiError, error_response, sse_error, unavailable_response
 from .language import get_chat_context
 from .request_log import annotate
 from .services import Services
+from .stores import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +49,17 @@ async def chatkit_endpoint(
     try:
         require_json(request)
         body = await read_body(request, services.settings.max_request_bytes)
-        result = await services.server.process(body, context)
+        # One connection and transaction for the store calls made before the response (all of
+        # a JSON request's; a stream's checks). The stream itself runs after, call by call.
+        async with services.store.request_scope():
+            result = await services.server.process(body, context)
     except ApiError as exc:
         return error_response(exc.status_code, exc.code, exc.message, exc.headers)
     except NotFoundError:
         return error_response(404, "not_found", "Not found.")
+    except StoreUnavailable:
+        logger.warning("ChatKit request refused: the database is unavailable", exc_info=True)
+        return unavailable_response()
     except Exception:
         logger.exception("ChatKit request failed")
         return error_response(500, "internal_error", "Something went wrong.")
@@ -72,14 +79,22 @@ async def live() -> JSONResponse:
 @router.get("/health/ready")
 @router.get("/health")
 async def ready(services: Annotated[Services, Depends(current_services)]) -> JSONResponse:
-    """200 when the database answers, 503 otherwise (readiness: send traffic elsewhere)."""
+    """200 when the database answers and a connection is free, 503 otherwise (readiness).
+
+    The body reports the pool: `{"status": ..., "pool": {"size": 10, "in_use": 3}}`.
+    """
+    state = services.store.pool_state()
+    pool = {"size": state.size, "in_use": state.in_use}
+    if state.exhausted:
+        logger.warning("Readiness check failed: every database connection is in use")
+        return JSONResponse(status_code=503, content={"status": "busy", "pool": pool})
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
             await services.store.ping()
     except Exception:
         logger.warning("Readiness check failed: the database does not answer", exc_info=True)
-        return JSONResponse(status_code=503, content={"status": "unavailable"})
-    return JSONResponse(content={"status": "ok"})
+        return JSONResponse(status_code=503, content={"status": "unavailable", "pool": pool})
+    return JSONResponse(content={"status": "ok", "pool": pool})
 
 
 def require_json(request: Request) -> None:
@@ -119,6 +134,9 @@ async def guard_stream(result: StreamingResult) -> AsyncIterator[bytes]:
             yield chunk
     except NotFoundError:
         yield sse_error("Not found.", allow_retry=False)
+    except StoreUnavailable:
+        logger.warning("ChatKit stream ended: the database is unavailable", exc_info=True)
+        yield sse_error("The database is unavailable; retry shortly.", allow_retry=True)
     except Exception:
         # CancelledError (client gone) is not an Exception: it propagates, as it must.
         logger.exception("ChatKit stream failed")

@@ -37,6 +37,25 @@ async def handle_api_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, exc.code, exc.message, exc.headers)
 
 
+RETRY_AFTER_SECONDS = 2
+"""What a 503 for an unavailable database asks the client to wait (`Retry-After`)."""
+
+
+def unavailable_response() -> JSONResponse:
+    """503 for a database that cannot be reached or has no free connection: retry shortly."""
+    return error_response(
+        503,
+        "unavailable",
+        "The service is busy or its database is unavailable; retry shortly.",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def handle_store_unavailable(request: Request, exc: Exception) -> Response:
+    """Exception handler: `StoreUnavailable` raised by any route as a 503."""
+    return unavailable_response()
+
+
 def sse_error(message: str, *, allow_retry: bool) -> bytes:
     """A final ChatKit `error` event, encoded as one server-sent event."""
     event = ErrorEvent(code="custom", message=message, allow_retry=allow_retry)

@@ -54,7 +54,10 @@ async def start_services(
     run_config = RunConfig(tracing_disabled=not traced)
     file_storage = files.create_file_storage(settings)
     store = create_store(
-        settings.database_url, pool_size=settings.database_pool_size, files=file_storage
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout,
+        files=file_storage,
     )
     attachment_store = files.create_attachment_store(settings, store, file_storage)
     server = AppChatKitServer(

@@ -1,63 +1,65 @@
-"""Pick the store backend for a database URL.
+"""Pick the database of a URL and build the store on it.
 
-Every module in this package other than `base` is a backend: it declares the URL schemes it
-serves (`SCHEMES`), an `EXAMPLE_URL`, and builds its store with
-`from_url(database_url, *, pool_size=..., files=...)`. Adding a backend means adding a module.
+The store is one implementation for every database (`sql.SqlStore` on SQLAlchemy Core); what
+a database brings is data in `backends.py` (URL schemes, driver, connect options), rendered
+from its component. A second database is a dependency and a URL scheme, not a new module.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from typing import Protocol, cast
-
 from ..file_storage import FileStorage
-from .base import AppStore
-
-
-class _Backend(Protocol):
-    SCHEMES: tuple[str, ...]
-    EXAMPLE_URL: str
-
-    def from_url(
-        self, database_url: str, *, pool_size: int, files: FileStorage | None
-    ) -> AppStore: ...
+from .backends import BACKENDS
+from .base import AppStore, StoreUnavailable
+from .engine import Backend, create_engine
+from .sql import SqlStore
 
 
 def create_store(
-    database_url: str, *, pool_size: int = 10, files: FileStorage | None = None
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    pool_timeout: float = 5.0,
+    files: FileStorage | None = None,
 ) -> AppStore:
-    """Return the store for `database_url`; its schema is created on first use.
+    """Return the store for `database_url`; its schema is migrated on first use.
 
-    `pool_size` caps the connections of pooled backends (PostgreSQL); `files` is the file
-    store whose URLs loaded attachments get and whose bytes go with a deleted thread.
+    `pool_size` caps the connections per process and `pool_timeout` (seconds) how long a call
+    waits for one before `StoreUnavailable`; `files` is the file store whose URLs loaded
+    attachments get and whose bytes go with a deleted thread.
     """
-    backends = _backends()
+    backend = backend_for(database_url)
+    if pool_size < 1:
+        raise ValueError(f"The database pool size must be at least 1, got {pool_size}")
+    engine = create_engine(backend, database_url, pool_size=pool_size, pool_timeout=pool_timeout)
+    return SqlStore(engine, files=files)
+
+
+def backend_for(database_url: str) -> Backend:
+    """The database whose scheme `database_url` has; `ValueError` names the supported ones."""
     scheme, separator, _ = database_url.partition("://")
     if not separator:
-        examples = " or ".join(backend.EXAMPLE_URL for backend in backends)
+        examples = " or ".join(backend.example_url for backend in BACKENDS)
         raise ValueError(f"DATABASE_URL has no scheme; expected e.g. {examples}")
-    backend = next((b for b in backends if scheme.lower() in b.SCHEMES), None)
+    backend = next((b for b in BACKENDS if scheme.lower() in b.schemes), None)
     if backend is None:
-        supported = ", ".join(sorted(s for b in backends for s in b.SCHEMES))
+        supported = ", ".join(sorted(s for b in BACKENDS for s in b.schemes))
         raise ValueError(
             f"DATABASE_URL scheme {scheme!r} is not supported by this project; "
             f"supported schemes: {supported}"
         )
-    if pool_size < 1:
-        raise ValueError(f"The database pool size must be at least 1, got {pool_size}")
-    return backend.from_url(database_url, pool_size=pool_size, files=files)
+    return backend
 
 
 def backend_names() -> list[str]:
-    """Names of the backend modules present, e.g. ``["sqlite"]``."""
-    return sorted(module.name for module in pkgutil.iter_modules(__path__) if module.name != "base")
+    """Names of the databases this project supports, e.g. ``["sqlite"]``."""
+    return [backend.name for backend in BACKENDS]
 
 
-def _backends() -> list[_Backend]:
-    return [
-        cast(_Backend, importlib.import_module(f"{__name__}.{name}")) for name in backend_names()
-    ]
-
-
-__all__ = ["AppStore", "FileStorage", "backend_names", "create_store"]
+__all__ = [
+    "AppStore",
+    "FileStorage",
+    "StoreUnavailable",
+    "backend_for",
+    "backend_names",
+    "create_store",
+]

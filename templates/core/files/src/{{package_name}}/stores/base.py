@@ -1,20 +1,23 @@
 """What every database backend shares: the `AppStore` base class and its helpers.
 
-A backend subclasses `AppStore`, implements the twelve `chatkit.store.Store` methods plus
-`initialize`, `ping` and `close`, and relies on the helpers here so that serialization,
-pagination and timestamps behave the same on every database.
+The store (`sql.SqlStore`) implements the twelve `chatkit.store.Store` methods plus
+`initialize`, `ping`, `close` and `request_scope`, and relies on the helpers here for
+serialization, cursors and timestamps.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from abc import abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol, TypeVar
+from typing import Literal
 
 from chatkit.store import NotFoundError, Store, StoreItemType
-from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata, UserMessageItem
+from chatkit.types import Attachment, ThreadItem, ThreadMetadata, UserMessageItem
 from pydantic import TypeAdapter
 
 from ..context import RequestContext
@@ -27,27 +30,50 @@ MAX_PAGE_SIZE = 100
 """Upper bound of `limit` for every paginated load; the SDK forwards the client's value as is."""
 
 
+CURSOR_SEPARATOR = "~"
+"""Between the id and the position in a page cursor: `msg_...~2026-01-02T03:04:05.000000~42`."""
+
 OwnedAttachment = tuple[RequestContext, Attachment]
 """An attachment with the context of the user it belongs to."""
 
 Order = Literal["asc", "desc"]
 
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+"""A `\\u0000` escape in JSON text (not an escaped backslash followed by `u0000`)."""
+
 ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 ATTACHMENT_ADAPTER: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 
 
-class _HasId(Protocol):
+class StoreUnavailable(Exception):
+    """The database cannot be reached, or no connection became free within the pool time-out."""
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """The connection pool as the readiness check reports it."""
+
+    size: int
+    in_use: int
+
     @property
-    def id(self) -> str: ...
+    def exhausted(self) -> bool:
+        return self.in_use >= self.size
 
 
-RowT = TypeVar("RowT", bound=_HasId)
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ended: the last row's id and, unless the client sent a bare id, its position."""
+
+    id: str
+    created_at: datetime | None = None
+    seq: int | None = None
 
 
 class AppStore(Store[RequestContext]):
     """A ChatKit store with a lifecycle, full-entropy ids and attachment hooks.
 
-    Contract shared by every backend:
+    Contract (the contract tests in `tests/test_store.py` run it on every database):
 
     - every query is scoped to `context.user_id`; a missing or foreign row raises
       `NotFoundError`;
@@ -55,10 +81,16 @@ class AppStore(Store[RequestContext]):
       change the owner, `created_at` or position of an existing row, and raise `NotFoundError`
       rather than touch another user's row with the same id;
     - pages are ordered by `(created_at, seq)` where `seq` grows with every insert, so rows with
-      equal timestamps keep their insertion order; `after` is the id of the previous page's last
-      row, and an unknown or foreign `after` gives an empty page;
+      equal timestamps keep their insertion order; `after` is the cursor of the previous page's
+      last row (`make_cursor`: its id and position), and the next page continues from that
+      position even when the row was deleted meanwhile; a bare id is accepted too, and an
+      unknown or foreign one gives an empty page;
+    - NUL characters, which PostgreSQL cannot store, become U+FFFD in every payload on every
+      database, and no row matches an id or user containing one;
     - `delete_thread_item` on an item that is already gone is a no-op (the SDK deletes items it
-      may never have persisted), but the thread itself must exist and be the caller's.
+      may never have persisted), but the thread itself must exist and be the caller's;
+    - a database that cannot be reached, or no free connection within the pool time-out, raises
+      `StoreUnavailable` (the API answers 503 and asks to retry).
     """
 
     def __init__(self, files: FileStorage | None = None) -> None:
@@ -66,7 +98,7 @@ class AppStore(Store[RequestContext]):
 
     @abstractmethod
     async def initialize(self) -> None:
-        """Connect and create or migrate the schema. Called lazily by the first query too."""
+        """Connect and migrate the schema. Called lazily by the first query too."""
 
     @abstractmethod
     async def ping(self) -> None:
@@ -75,6 +107,18 @@ class AppStore(Store[RequestContext]):
     @abstractmethod
     async def close(self) -> None:
         """Release connections. A later call reconnects."""
+
+    @abstractmethod
+    def request_scope(self) -> AbstractAsyncContextManager[None]:
+        """Run the store calls of one request on one connection and transaction.
+
+        The connection is taken from the pool on the first call, the transaction commits when
+        the block ends without an error, and a thread loaded twice is read once.
+        """
+
+    @abstractmethod
+    def pool_state(self) -> PoolState:
+        """How many connections the pool holds and how many are in use (for readiness)."""
 
     @abstractmethod
     async def delete_orphan_attachments(self, older_than: datetime) -> list[OwnedAttachment]:
@@ -147,16 +191,35 @@ def sort_time(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-def make_page(rows: list[RowT], limit: int) -> Page[RowT]:
-    """Build a page from up to `limit + 1` fetched rows (the extra row only signals more)."""
-    has_more = len(rows) > limit
-    data = rows[:limit]
-    return Page(data=data, has_more=has_more, after=data[-1].id if has_more else None)
+def make_cursor(row_id: str, created_at: datetime, seq: int) -> str:
+    """The `after` of a page whose last row is this one."""
+    when = sort_time(created_at).isoformat(timespec="microseconds")
+    return f"{row_id}{CURSOR_SEPARATOR}{when}{CURSOR_SEPARATOR}{seq}"
+
+
+def parse_cursor(after: str) -> Cursor:
+    """Read an `after` made by `make_cursor`; anything else is taken as a bare row id."""
+    row_id, _, position = after.partition(CURSOR_SEPARATOR)
+    when, _, seq = position.partition(CURSOR_SEPARATOR)
+    try:
+        return Cursor(row_id, datetime.fromisoformat(when), int(seq))
+    except ValueError:
+        return Cursor(after)
+
+
+def has_nul(*values: str) -> bool:
+    """True when a value holds a NUL character, which no stored id or user can contain."""
+    return any("\x00" in value for value in values)
+
+
+def without_nul(json_text: str) -> str:
+    """JSON text with every NUL character (a `\\u0000` escape) replaced by U+FFFD."""
+    return _JSON_NUL.sub(r"\1\\ufffd", json_text)
 
 
 def dump_thread(thread: ThreadMetadata) -> str:
     """Serialize thread metadata; a full `Thread` loses its `items` page."""
-    return thread.model_dump_json(exclude={"items"})
+    return without_nul(thread.model_dump_json(exclude={"items"}))
 
 
 def load_thread_json(data: str | bytes) -> ThreadMetadata:
@@ -164,7 +227,7 @@ def load_thread_json(data: str | bytes) -> ThreadMetadata:
 
 
 def dump_item(item: ThreadItem) -> str:
-    return ITEM_ADAPTER.dump_json(item).decode()
+    return without_nul(ITEM_ADAPTER.dump_json(item).decode())
 
 
 def load_item_json(data: str | bytes) -> ThreadItem:
@@ -172,7 +235,7 @@ def load_item_json(data: str | bytes) -> ThreadItem:
 
 
 def dump_attachment(attachment: Attachment) -> str:
-    return ATTACHMENT_ADAPTER.dump_json(attachment).decode()
+    return without_nul(ATTACHMENT_ADAPTER.dump_json(attachment).decode())
 
 
 def load_attachment_json(data: str | bytes) -> Attachment:

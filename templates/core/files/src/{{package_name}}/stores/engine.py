@@ -1,0 +1,91 @@
+"""Build the SQLAlchemy engine of a database from what its component declared (`backends.py`).
+
+A database is data here, not code: its URL schemes, the SQLAlchemy driver, an example URL and
+its connect options. Nothing in this module names a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+MEMORY = ":memory:"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One database the project supports, as its component's `[store]` table declares it."""
+
+    name: str
+    """The component, e.g. `sqlite`; its tests bring the fixture `<name>_database_url`."""
+    schemes: Sequence[str]
+    """URL schemes of `DATABASE_URL` that select it."""
+    driver: str
+    """SQLAlchemy's `dialect+driver`, e.g. `postgresql+asyncpg`."""
+    example_url: str
+    file: bool = False
+    """The URL names a file: its folder is created, and `:memory:` gets one shared connection."""
+    connect_args: Mapping[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the driver's `connect`."""
+    connect_timeout_arg: str = ""
+    """The driver's `connect` argument that bounds connecting (set to the pool time-out)."""
+    dsn_arg: str = ""
+    """The driver's `connect` argument given the whole URL, whose query the driver reads."""
+    on_connect: Sequence[str] = ()
+    """Statements run on every new connection (SQLite's pragmas)."""
+
+
+def create_engine(
+    backend: Backend, database_url: str, *, pool_size: int, pool_timeout: float
+) -> AsyncEngine:
+    """An engine for `database_url` with at most `pool_size` connections.
+
+    Waiting for a free connection, or for a new one, gives up after `pool_timeout` seconds.
+    No connection is checked before use: a broken one fails its statement, is replaced, and the
+    store retries once.
+    """
+    _, _, rest = database_url.partition("://")
+    url = make_url(f"{backend.driver}://{rest}")
+    connect_args = dict(backend.connect_args)
+    if backend.connect_timeout_arg:
+        connect_args[backend.connect_timeout_arg] = pool_timeout
+    if backend.dsn_arg:
+        connect_args[backend.dsn_arg] = f"{backend.driver.partition('+')[0]}://{rest}"
+        url = url.set(query={})
+    memory = backend.file and url.database in (None, "", MEMORY)
+    if backend.file and not memory and url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        url,
+        poolclass=AsyncAdaptedQueuePool,
+        pool_size=1 if memory else pool_size,
+        max_overflow=0,
+        pool_timeout=pool_timeout,
+        pool_pre_ping=False,
+        connect_args=connect_args,
+        # Payloads are JSON text both ways: pydantic serializes and validates them.
+        json_serializer=_same,
+        json_deserializer=_same,
+    )
+    if backend.on_connect:
+        statements = tuple(backend.on_connect)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _prepare(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            for statement in statements:
+                cursor.execute(statement)
+            cursor.close()
+
+    return engine
+
+
+def _same(value: str) -> str:
+    return value
