@@ -111,6 +111,8 @@ def test_update_keeps_every_edit_and_marks_the_overlap(
     assert result.returncode == 3, result.stdout + result.stderr
     assert "Updating" in result.stdout and "from chatkit-scaffold 0.1.0 to" in result.stdout
     assert "src/my_app/server.py: 1 conflict(s)" in result.stderr
+    # The schema change comes with its note: the store migrates on the next start.
+    assert "Since 0.2.0: the store runs on SQLAlchemy" in result.stdout + result.stderr
 
     # The user's lines are kept; the templates' own changes to these files are merged around them.
     for path, content in edited.items():
