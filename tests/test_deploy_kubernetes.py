@@ -312,6 +312,9 @@ def test_the_schema_migrates_before_the_server_starts(built: Built) -> None:
     assert migrate["image"] == app["image"] == "registry.example.com/my-app:0.1.0"
     for key in ("envFrom", "env", "volumeMounts"):
         assert migrate.get(key) == app.get(key), key
+    # The module the command runs exists in the project and runs as a script.
+    module = built.project / "src" / Path(*migrate["command"][2].split(".")).with_suffix(".py")
+    assert 'if __name__ == "__main__":' in module.read_text()
 
 
 def test_the_readme_says_how_to_deploy(built: Built) -> None:
