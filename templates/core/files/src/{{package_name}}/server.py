@@ -396,11 +396,18 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
                 yield event
 
     async def _record_usage(self, result: RunResultStreaming, context: RequestContext) -> None:
-        """Count a completed run's tokens: in the metrics and in the user's daily budget."""
+        """Count a completed run's tokens: in the metrics and in the user's daily budget.
+
+        The answer is already sent: a counter that cannot be reached loses these tokens (logged)
+        rather than turning the answer into an error.
+        """
         usage = result.context_wrapper.usage
         self._metrics.tokens(self._model_name, usage.input_tokens, usage.output_tokens)
         if self._limiter is not None:
-            await self._limiter.record_tokens(context.user_id, usage.total_tokens)
+            try:
+                await self._limiter.record_tokens(context.user_id, usage.total_tokens)
+            except Exception:
+                logger.warning("Could not count the tokens of a turn", exc_info=True)
 
     def _agent_context(self, thread: ThreadMetadata, context: RequestContext) -> ChatAgentContext:
         # One context for the run and the stream, so events streamed by tools reach the client.
