@@ -2,9 +2,10 @@
 
 ``postgres+s3+jwt`` with ``REDIS_URL``: three uvicorn processes share one PostgreSQL database,
 one S3-compatible server (moto) and Redis, and answer with a fake OpenAI provider. A
-conversation moves from replica to replica at every turn, a user's request rate holds across
-all three (counted in Redis), and a batch of concurrent streamed turns, spread over the
-replicas, all complete without an error. The replicas' `/metrics` are read at the end.
+conversation moves from replica to replica at every turn, a run paused for approval on one
+replica is approved on another, a user's request rate holds across all three (counted in
+Redis), and a batch of concurrent streamed turns, spread over the replicas, all complete
+without an error. The replicas' `/metrics` are read at the end.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ import httpx
 import jwt
 import pytest
 
+from tests.fakes import call_marker, tool_reply
+
 from .apps import App, assert_answered, running_fake
-from .chatkit_http import item_text, post_json, post_stream, user_input
+from .chatkit_http import done_items, item_text, post_json, post_stream, user_input
 from .databases import fresh_database
 from .s3 import s3_bucket
 from .server_process import ServerProcess, free_port
+from .test_interactive import buttons, texts
 
 pytestmark = pytest.mark.replicas
 
@@ -87,6 +91,7 @@ def test_replicas_share_conversations_limits_and_carry_a_concurrent_batch(
 ) -> None:
     round_robin = itertools.cycle(replicas)
     conversation_moves_between_replicas(round_robin)
+    approval_resumed_on_another_replica(round_robin)
     rate_limit_holds_across_replicas(round_robin)
     answered = asyncio.run(concurrent_turns(replicas, CONCURRENT_TURNS))
     assert answered == CONCURRENT_TURNS
@@ -123,6 +128,24 @@ def conversation_moves_between_replicas(round_robin: Iterator[str]) -> None:
     )
     texts = [item_text(item) for item in page["data"]]
     assert texts == [text for q in questions for text in (q, f"echo: {q}")]
+
+
+def approval_resumed_on_another_replica(round_robin: Iterator[str]) -> None:
+    headers = bearer("bob")
+    ask = f"Note it {call_marker('save_note', {'text': 'milk'})}"
+    events = post_stream(
+        next(round_robin), {"type": "threads.create", "params": {"input": user_input(ask)}}, headers
+    )
+    thread_id = events[0]["thread"]["id"]
+    (widget,) = done_items(events, "widget")
+    action = buttons(widget["widget"])["Approve"]["onClickAction"]
+    params = {"thread_id": thread_id, "item_id": widget["id"], "action": action}
+    events = post_stream(
+        next(round_robin), {"type": "threads.custom_action", "params": params}, headers
+    )
+    assert not [event for event in events if event["type"] == "error"], events
+    (answer,) = texts(events)
+    assert answer.startswith(tool_reply("Saved note")), answer
 
 
 def rate_limit_holds_across_replicas(round_robin: Iterator[str]) -> None:
