@@ -49,8 +49,10 @@ def bearer(user_id: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    """The base URLs of three running replicas of one postgres+s3+jwt project."""
+def replicas(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[ServerProcess]]:
+    """Three running replicas of one postgres+s3+jwt project."""
     answers = {"database": "postgres", "file_store": "s3", "auth": "jwt", "provider": "openai"}
     with (
         s3_bucket() as s3_env,
@@ -69,8 +71,7 @@ def replicas(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             LOG_FORMAT="json",
         )
         # The first replica creates the schema; the others start on it.
-        urls = [servers.enter_context(replica(app, index)).url for index in range(REPLICAS)]
-        yield urls
+        yield [servers.enter_context(replica(app, index)) for index in range(REPLICAS)]
 
 
 def replica(app: App, index: int) -> ServerProcess:
@@ -87,18 +88,20 @@ def replica(app: App, index: int) -> ServerProcess:
 
 
 def test_replicas_share_conversations_limits_and_carry_a_concurrent_batch(
-    replicas: list[str],
+    replicas: list[ServerProcess],
 ) -> None:
-    round_robin = itertools.cycle(replicas)
+    urls = [server.url for server in replicas]
+    round_robin = itertools.cycle(urls)
     conversation_moves_between_replicas(round_robin)
     approval_resumed_on_another_replica(round_robin)
     rate_limit_holds_across_replicas(round_robin)
-    answered = asyncio.run(concurrent_turns(replicas, CONCURRENT_TURNS))
+    answered = asyncio.run(concurrent_turns(urls, CONCURRENT_TURNS))
     assert answered == CONCURRENT_TURNS
-    totals = read_metrics(replicas)
+    totals = read_metrics(urls)
     assert totals["chatkit_active_streams"] == 0
     assert totals['chatkit_requests_total{op="threads.create",status="200"}'] >= CONCURRENT_TURNS
     assert totals['chatkit_limit_refusals_total{limit="rate",request="json"}'] >= 1
+    request_lines_are_json_without_message_text(replicas)
 
 
 def conversation_moves_between_replicas(round_robin: Iterator[str]) -> None:
@@ -199,3 +202,18 @@ def read_metrics(replicas: list[str]) -> dict[str, float]:
                 sample, value = line.rsplit(" ", 1)
                 totals[sample] = totals.get(sample, 0.0) + float(value)
     return totals
+
+
+def request_lines_are_json_without_message_text(replicas: list[ServerProcess]) -> None:
+    """`LOG_FORMAT=json`: one JSON object per request, and no message text anywhere."""
+    streamed = 0
+    for server in replicas:
+        log = server.log()
+        assert "Concurrent question" not in log
+        assert "Note it" not in log
+        for line in log.splitlines():
+            if '"my_app.request_log"' in line:
+                entry = json.loads(line)
+                assert {"request_id", "op", "user", "status", "duration_ms"} <= entry.keys()
+                streamed += entry["op"] == "threads.create" and entry["status"] == 200
+    assert streamed >= CONCURRENT_TURNS
