@@ -156,7 +156,8 @@ def start_tracing(settings: Settings) -> Tracing | None:
     """Tracing when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else None."""
     if settings.otel_exporter_otlp_endpoint is None:
         return None
-    return Tracing(settings.otel_exporter_otlp_endpoint, settings.otel_service_name)
+    service_name = settings.otel_service_name or __package__ or "app"
+    return Tracing(settings.otel_exporter_otlp_endpoint, service_name)
 
 
 class TracingMiddleware:
