@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from .context import RequestContext
 from .errors import ApiError, error_response, sse_error, unavailable_response
 from .language import get_chat_context
+from .metrics import Metrics
 from .request_log import annotate
 from .services import Services
 from .stores import StoreUnavailable
@@ -65,7 +67,9 @@ async def chatkit_endpoint(
         return error_response(500, "internal_error", "Something went wrong.")
     if isinstance(result, StreamingResult):
         return StreamingResponse(
-            guard_stream(result), media_type="text/event-stream", headers=SSE_HEADERS
+            guard_stream(result, services.metrics),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
         )
     return Response(content=result.json, media_type="application/json")
 
@@ -79,7 +83,8 @@ async def live() -> JSONResponse:
 @router.get("/health/ready")
 @router.get("/health")
 async def ready(services: Annotated[Services, Depends(current_services)]) -> JSONResponse:
-    """200 when the database answers and a connection is free, 503 otherwise (readiness).
+    """200 when the database (and the limits' Redis) answer and a connection is free, 503
+    otherwise (readiness: send traffic elsewhere).
 
     The body reports the pool: `{"status": ..., "pool": {"size": 10, "in_use": 3}}`.
     """
@@ -91,8 +96,12 @@ async def ready(services: Annotated[Services, Depends(current_services)]) -> JSO
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
             await services.store.ping()
+            if services.limiter is not None:
+                await services.limiter.counters.ping()
     except Exception:
-        logger.warning("Readiness check failed: the database does not answer", exc_info=True)
+        logger.warning(
+            "Readiness check failed: the database or Redis does not answer", exc_info=True
+        )
         return JSONResponse(status_code=503, content={"status": "unavailable", "pool": pool})
     return JSONResponse(content={"status": "ok", "pool": pool})
 
@@ -127,8 +136,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def guard_stream(result: StreamingResult) -> AsyncIterator[bytes]:
+async def guard_stream(result: StreamingResult, metrics: Metrics) -> AsyncIterator[bytes]:
     """End a failing stream with a ChatKit `error` event instead of a dropped connection."""
+    started = time.perf_counter()
+    metrics.stream_started()
     try:
         async for chunk in result:
             yield chunk
@@ -141,6 +152,8 @@ async def guard_stream(result: StreamingResult) -> AsyncIterator[bytes]:
         # CancelledError (client gone) is not an Exception: it propagates, as it must.
         logger.exception("ChatKit stream failed")
         yield sse_error("Something went wrong.", allow_retry=True)
+    finally:
+        metrics.stream_ended(time.perf_counter() - started)
 
 
 def _too_large(limit: int) -> ApiError:

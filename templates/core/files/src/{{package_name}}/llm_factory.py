@@ -49,8 +49,12 @@ def selected_provider(settings: Settings) -> ProviderModule:
 
 def create_model(settings: Settings) -> Model:
     """Build the model for `LLM_PROVIDER` and `LLM_MODEL` (or the provider's default model)."""
-    provider = selected_provider(settings)
-    return provider.create_model(settings, settings.llm_model or provider.DEFAULT_MODEL)
+    return selected_provider(settings).create_model(settings, model_name(settings))
+
+
+def model_name(settings: Settings) -> str:
+    """The name of the model `create_model()` builds (`LLM_MODEL` or the provider's default)."""
+    return settings.llm_model or selected_provider(settings).DEFAULT_MODEL
 
 
 def uses_chat_completions(settings: Settings) -> bool:

@@ -7,18 +7,25 @@ endpoint adds what only it knows with `annotate(op=..., user=...)`. The line car
 no message text, no query string (signed file URLs hold tokens there) and no headers.
 
 `RequestIdFilter` adds the id to every log record written while the request runs, so an error
-logged deep inside a turn can be matched with its request line.
+logged deep inside a turn can be matched with its request line, and with tracing on the id of
+the current trace. With `LOG_FORMAT=json`, `JsonFormatter` writes each record as one JSON
+object, the request line's fields (`op`, `user`, `status`, `duration_ms`...) as keys of their
+own. When the request is complete, the app's `RequestObserver` (the metrics) hears of it too.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
+from opentelemetry import trace
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +33,14 @@ logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+#: The fields of the request line, given to the log record as attributes of their own.
+REQUEST_FIELDS = ("method", "path", "op", "user", "status", "duration_ms")
+
+
+class RequestObserver(Protocol):
+    """Hears of every completed request (the metrics); kept on `app.state.request_observer`."""
+
+    def request_done(self, op: str, status: int, seconds: float) -> None: ...
 
 
 @dataclass
@@ -94,24 +109,62 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            fields = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "op": record.op,
+                "user": record.user,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 1),
+            }
             logger.info(
                 "%s %s op=%s user=%s status=%d duration_ms=%.1f",
-                scope["method"],
-                scope["path"],
-                record.op,
-                record.user,
-                status,
-                (time.perf_counter() - started) * 1000,
+                *fields.values(),
+                extra=fields,
             )
+            observer: RequestObserver | None = getattr(scope["app"].state, "request_observer", None)
+            if observer is not None:
+                observer.request_done(record.op, status, seconds)
             _current.reset(token)
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds `request_id` ("-" outside a request) to every record, for the log format."""
+    """Adds `request_id` ("-" outside a request) to every record, and `trace_id` when traced.
+
+    `trace_id` is the current OpenTelemetry trace in hex, or "-" outside one.
+    """
+
+    def __init__(self, *, traced: bool = False) -> None:
+        super().__init__()
+        self.traced = traced
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id() or "-"
+        if self.traced:
+            span = trace.get_current_span().get_span_context()
+            record.trace_id = trace.format_trace_id(span.trace_id) if span.is_valid else "-"
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, request id, trace id, and the
+    request line's fields. Exceptions come as their formatted traceback under `exception`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in ("request_id", "trace_id", *REQUEST_FIELDS):
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
 
 
 class QueryStringFilter(logging.Filter):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,13 +21,17 @@ from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
+    AssistantMessageContentPartTextDelta,
+    AssistantMessageItem,
     ChatKitReq,
     ClientToolCallItem,
     ErrorEvent,
     FeedbackKind,
     SyncCustomActionResponse,
     ThreadItem,
+    ThreadItemAddedEvent,
     ThreadItemReplacedEvent,
+    ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
     UserMessageItem,
@@ -43,6 +48,8 @@ from .context import ChatAgentContext, RequestContext
 from .converter import AppThreadItemConverter, AttachmentReader
 from .errors import ApiError
 from .fake_ids import remap_fake_ids
+from .limits import Limiter
+from .metrics import Metrics
 from .request_checks import check_request
 from .request_log import annotate
 from .titles import TitleGenerator
@@ -87,6 +94,9 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         history_items: int,
         remap_ids: bool,
         attachment_reader: AttachmentReader | None = None,
+        limiter: Limiter | None = None,
+        metrics: Metrics | None = None,
+        model_name: str = "-",
     ) -> None:
         super().__init__(store, attachment_store)
         self.actions = actions
@@ -96,6 +106,9 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self._history_items = history_items
         self._remap_ids = remap_ids
         self._attachment_reader = attachment_reader
+        self._limiter = limiter
+        self._metrics = metrics or Metrics()
+        self._model_name = model_name
         # Taking a paused run is a read then a delete: one at a time, so it resumes once.
         self._claiming = asyncio.Lock()
 
@@ -112,6 +125,16 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         await check_request(parsed, self, context)
         if is_streaming_req(parsed):
             return StreamingResult(self._process_streaming(parsed, context))
+        if self._limiter is not None:
+            refusal = await self._limiter.check_request(context.user_id)
+            if refusal is not None:
+                self._metrics.refused(refusal.limit, "json")
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    refusal.message,
+                    headers={"Retry-After": str(refusal.retry_after)},
+                )
         return NonStreamingResult(await self._process_non_streaming(parsed, context))
 
     async def respond(
@@ -125,9 +148,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         `input_user_message` is None when the turn continues without a new message (a client
         tool's output arrived); the answer always works from the stored history.
         """
-        title_task = self._start_title(thread, input_user_message)
         async for event in self._guarded(
-            thread, context, self._answer(thread, context), title_task
+            thread, context, self._answer(thread, context), title_message=input_user_message
         ):
             yield event
 
@@ -199,18 +221,34 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         thread: ThreadMetadata,
         context: RequestContext,
         events: AsyncIterator[ThreadStreamEvent],
-        title_task: asyncio.Task[str] | None = None,
+        title_message: UserMessageItem | None = None,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        """Stream an answer; a failure ends it with an `error` event (its input stays stored)."""
+        """Stream an answer; a failure ends it with an `error` event (its input stays stored).
+
+        The user's limits are checked first: over one, the turn ends with an `error` event
+        before the model (or the title) runs, and the message that started it stays stored.
+        """
         if thread.status.type != "active":
             yield ErrorEvent(
                 code="custom", message="This conversation is closed.", allow_retry=False
             )
             return
+        if self._limiter is not None:
+            refusal = await self._limiter.check_turn(context.user_id)
+            if refusal is not None:
+                self._metrics.refused(refusal.limit, "stream")
+                yield ErrorEvent(code="custom", message=refusal.message, allow_retry=True)
+                return
+        started = time.perf_counter()
+        waiting_for_text = True
+        title_task = self._start_title(thread, title_message)
         error: ErrorEvent | None = None
         try:
             try:
                 async for event in events:
+                    if waiting_for_text and _carries_answer_text(event):
+                        waiting_for_text = False
+                        self._metrics.first_token(time.perf_counter() - started)
                     yield event
             except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered):
                 error = ErrorEvent(
@@ -343,6 +381,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         try:
             async for event in events:
                 yield event
+            await self._record_usage(result, context)
         finally:
             if not result.is_complete:
                 # The stream was cancelled (the user pressed stop or left): stop the run, and
@@ -356,6 +395,20 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             for event in approvals.pause_events(widget, hidden):
                 yield event
 
+    async def _record_usage(self, result: RunResultStreaming, context: RequestContext) -> None:
+        """Count a completed run's tokens: in the metrics and in the user's daily budget.
+
+        The answer is already sent: a counter that cannot be reached loses these tokens (logged)
+        rather than turning the answer into an error.
+        """
+        usage = result.context_wrapper.usage
+        self._metrics.tokens(self._model_name, usage.input_tokens, usage.output_tokens)
+        if self._limiter is not None:
+            try:
+                await self._limiter.record_tokens(context.user_id, usage.total_tokens)
+            except Exception:
+                logger.warning("Could not count the tokens of a turn", exc_info=True)
+
     def _agent_context(self, thread: ThreadMetadata, context: RequestContext) -> ChatAgentContext:
         # One context for the run and the stream, so events streamed by tools reach the client.
         return AgentContext(thread=thread, store=self.store, request_context=context)
@@ -366,6 +419,13 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         if thread.title is not None or message is None or thread.status.type != "active":
             return None
         return asyncio.create_task(self._titles.generate(_message_text(message)))
+
+
+def _carries_answer_text(event: ThreadStreamEvent) -> bool:
+    """The first sign of the answer's text: an assistant message begins, or text arrives."""
+    if isinstance(event, ThreadItemUpdatedEvent):
+        return isinstance(event.update, AssistantMessageContentPartTextDelta)
+    return isinstance(event, ThreadItemAddedEvent) and isinstance(event.item, AssistantMessageItem)
 
 
 def _message_text(message: UserMessageItem) -> str:

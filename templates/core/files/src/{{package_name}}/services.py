@@ -1,15 +1,16 @@
 """Everything the app builds once at start-up, wired in one place, in dependency order.
 
-Settings -> model provider -> file storage -> store -> attachment store -> agents and tools ->
-widget actions -> server.
+Settings -> tracing, metrics, limits -> model provider -> file storage -> store -> attachment
+store -> agents and tools -> widget actions -> server.
 Nothing is changed after it is built; `Services.close()` releases what holds connections.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from agents import Model, RunConfig
+from agents import Model, RunConfig, add_trace_processor, set_trace_processors
 from chatkit.store import AttachmentStore
 
 from . import files
@@ -18,11 +19,14 @@ from .agents import build_entry_agent
 from .auth import Authenticator, create_authenticator
 from .context import RequestContext
 from .file_storage import FileStorage
-from .llm_factory import configure_tracing, create_model, uses_chat_completions
+from .limits import Limiter, create_limiter
+from .llm_factory import configure_tracing, create_model, model_name, uses_chat_completions
+from .metrics import Metrics, PrometheusMetrics, serve_on_port
 from .server import AppChatKitServer
 from .settings import Settings
 from .stores import AppStore, create_store
 from .titles import TitleGenerator
+from .tracing import Tracing, start_tracing
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,20 @@ class Services:
     attachment_store: AttachmentStore[RequestContext] | None
     authenticator: Authenticator
     server: AppChatKitServer
+    metrics: Metrics
+    limiter: Limiter | None
+    tracing: Tracing | None
+    stop_metrics_server: Callable[[], None] | None = None
 
     async def close(self) -> None:
-        """Release the store's connections (a later start reconnects)."""
+        """Release the store's and the limits' connections (a later start reconnects)."""
         await self.store.close()
+        if self.limiter is not None:
+            await self.limiter.close()
+        if self.stop_metrics_server is not None:
+            self.stop_metrics_server()
+        if self.tracing is not None:
+            self.tracing.close()
 
 
 async def start_services(
@@ -47,11 +61,24 @@ async def start_services(
     """Build every service from the settings and open the store (schema created if needed).
 
     `model` and `title_model` replace the provider's model (tests); injected models are never
-    traced.
+    traced to OpenAI (they are with OpenTelemetry, when it is on).
     """
+    tracing = start_tracing(settings)
     answer_model = model or create_model(settings)
-    traced = model is None and configure_tracing(settings)
-    run_config = RunConfig(tracing_disabled=not traced)
+    to_openai = model is None and configure_tracing(settings)
+    if tracing is not None:
+        # The SDK's traces go to OpenTelemetry, and to OpenAI only when the provider asks.
+        if to_openai:
+            add_trace_processor(tracing.agent_spans)
+        else:
+            set_trace_processors([tracing.agent_spans])
+    run_config = RunConfig(tracing_disabled=not (to_openai or tracing is not None))
+    metrics = PrometheusMetrics() if settings.metrics_enabled else Metrics()
+    stop_metrics_server = None
+    if isinstance(metrics, PrometheusMetrics) and settings.metrics_port is not None:
+        stop_metrics_server = serve_on_port(metrics, settings.metrics_port)
+
+    limiter = create_limiter(settings)
     file_storage = files.create_file_storage(settings)
     store = create_store(
         settings.database_url,
@@ -70,7 +97,21 @@ async def start_services(
         history_items=settings.history_items,
         remap_ids=uses_chat_completions(settings),
         attachment_reader=file_storage,
+        limiter=limiter,
+        metrics=metrics,
+        model_name=model_name(settings),
     )
     authenticator = create_authenticator(settings)
     await store.initialize()
-    return Services(settings, store, file_storage, attachment_store, authenticator, server)
+    return Services(
+        settings,
+        store,
+        file_storage,
+        attachment_store,
+        authenticator,
+        server,
+        metrics,
+        limiter,
+        tracing,
+        stop_metrics_server,
+    )
