@@ -628,9 +628,7 @@ def update(project: ProjectOption = Path("."), dry_run: GrowDryRunOption = False
     raise typer.Exit(CONFLICTS_EXIT_CODE)
 
 
-def _print_changes(
-    console: Console, plan: Plan, dry_run: bool, *, show_diffs: bool = True
-) -> None:
+def _print_changes(console: Console, plan: Plan, dry_run: bool, *, show_diffs: bool = True) -> None:
     from rich.filesize import decimal
     from rich.table import Table
 

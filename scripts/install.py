@@ -128,7 +128,7 @@ def main(argv: list[str]) -> int:
     print(f"Installed {command}", file=sys.stderr)
     if str(bin_dir) not in os.environ.get("PATH", "").split(os.pathsep):
         print(
-            f"Add it to PATH: export PATH=\"{bin_dir}:$PATH\" (or run: {uv} tool update-shell)",
+            f'Add it to PATH: export PATH="{bin_dir}:$PATH" (or run: {uv} tool update-shell)',
             file=sys.stderr,
         )
     if arguments:

@@ -61,8 +61,7 @@ STAND_IN: dict[str, str] = {
         'argument = "BACKEND"\norder = 10\n'
     ),
     "components/database/sqlite/component.toml": (
-        'summary = "SQLite"\ndependencies = ["aiosqlite>=0.20"]\n'
-        '[store]\nschemes = ["sqlite"]\n'
+        'summary = "SQLite"\ndependencies = ["aiosqlite>=0.20"]\n[store]\nschemes = ["sqlite"]\n'
     ),
     "components/database/postgres/component.toml": (
         'summary = "PostgreSQL"\ndependencies = ["asyncpg>=0.30"]\n'
