@@ -23,6 +23,7 @@ from prometheus_client import (
 
 from .errors import error_response
 from .limits import LimitName
+from .stores.base import PoolState
 
 # Seconds: from a quick first token to a long streamed answer.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -50,6 +51,9 @@ class Metrics:
 
     def refused(self, limit: LimitName, request: str) -> None:
         """A request refused by a limit (`request` is `json` or `stream`)."""
+
+    def watch_pool(self, pool_state: Callable[[], PoolState]) -> None:
+        """Report the database pool, read from `pool_state` at each scrape."""
 
 
 class PrometheusMetrics(Metrics):
@@ -97,6 +101,12 @@ class PrometheusMetrics(Metrics):
             ["limit", "request"],
             registry=self.registry,
         )
+        self._pool = Gauge(
+            "chatkit_database_pool_connections",
+            "Database connections per process: the pool's size and those in use",
+            ["state"],
+            registry=self.registry,
+        )
 
     def request_done(self, op: str, status: int, seconds: float) -> None:
         self._requests.labels(op, str(status)).inc()
@@ -118,6 +128,10 @@ class PrometheusMetrics(Metrics):
 
     def refused(self, limit: LimitName, request: str) -> None:
         self._refusals.labels(limit, request).inc()
+
+    def watch_pool(self, pool_state: Callable[[], PoolState]) -> None:
+        self._pool.labels("size").set_function(lambda: pool_state().size)
+        self._pool.labels("in_use").set_function(lambda: pool_state().in_use)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""

@@ -86,6 +86,7 @@ async def start_services(
         pool_timeout=settings.database_pool_timeout,
         files=file_storage,
     )
+    metrics.watch_pool(store.pool_state)
     attachment_store = files.create_attachment_store(settings, store, file_storage)
     server = AppChatKitServer(
         store,
