@@ -57,6 +57,7 @@ USER_DEPENDENCIES = """dependencies = [
   "aiosqlite>=0.22",
   "pydantic-settings>=2.4",
   "python-multipart>=0.0.18",
+  "sqlalchemy[asyncio]>=2.0.36",
   "tzdata>=2024.1",
 ]"""
 
