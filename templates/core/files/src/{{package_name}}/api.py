@@ -79,22 +79,24 @@ async def live() -> JSONResponse:
 @router.get("/health/ready")
 @router.get("/health")
 async def ready(services: Annotated[Services, Depends(current_services)]) -> JSONResponse:
-    """200 when the database answers and a connection is free, 503 otherwise (readiness).
+    """200 when the database answers within the pool time-out, 503 otherwise (readiness).
 
-    The body reports the pool: `{"status": ..., "pool": {"size": 10, "in_use": 3}}`.
+    The body reports the pool, e.g. `{"status": "ok", "pool": {"size": 10, "in_use": 3}}`;
+    `busy` when no connection became free, `unavailable` when the database does not answer.
     """
-    state = services.store.pool_state()
-    pool = {"size": state.size, "in_use": state.in_use}
-    if state.exhausted:
-        logger.warning("Readiness check failed: every database connection is in use")
-        return JSONResponse(status_code=503, content={"status": "busy", "pool": pool})
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
             await services.store.ping()
     except Exception:
-        logger.warning("Readiness check failed: the database does not answer", exc_info=True)
-        return JSONResponse(status_code=503, content={"status": "unavailable", "pool": pool})
-    return JSONResponse(content={"status": "ok", "pool": pool})
+        state = services.store.pool_state()
+        status = "busy" if state.exhausted else "unavailable"
+        logger.warning("Readiness check failed: the database is %s", status, exc_info=True)
+        pool = {"size": state.size, "in_use": state.in_use}
+        return JSONResponse(status_code=503, content={"status": status, "pool": pool})
+    state = services.store.pool_state()
+    return JSONResponse(
+        content={"status": "ok", "pool": {"size": state.size, "in_use": state.in_use}}
+    )
 
 
 def require_json(request: Request) -> None:

@@ -31,7 +31,10 @@ class Backend:
     """SQLAlchemy's `dialect+driver`, e.g. `postgresql+asyncpg`."""
     example_url: str
     file: bool = False
-    """The URL names a file: its folder is created, and `:memory:` gets one shared connection."""
+    """The URL names a file: its folder is created (`:memory:` is one database per connection)."""
+    single_writer: bool = False
+    """One writer at a time (SQLite): the process's writes take turns on a lock rather than
+    sleep in each other's file locks; reads still run side by side."""
     connect_args: Mapping[str, Any] = field(default_factory=dict)
     """Keyword arguments of the driver's `connect`."""
     connect_timeout_arg: str = ""
@@ -62,13 +65,17 @@ def create_engine(
     memory = backend.file and url.database in (None, "", MEMORY)
     if backend.file and not memory and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    if memory:
+        pool_size = 1
     engine = create_async_engine(
         url,
         poolclass=AsyncAdaptedQueuePool,
-        pool_size=1 if memory else pool_size,
+        pool_size=pool_size,
         max_overflow=0,
         pool_timeout=pool_timeout,
         pool_pre_ping=False,
+        # Every call commits or closes its connection (which rolls back): no reset needed.
+        pool_reset_on_return=None,
         connect_args=connect_args,
         # Payloads are JSON text both ways: pydantic serializes and validates them.
         json_serializer=_same,

@@ -93,6 +93,7 @@ class _Scope:
     store: SqlStore
     connection: AsyncConnection | None = None
     threads: dict[tuple[str, str], str] = field(default_factory=dict)
+    writing: bool = False
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
@@ -102,9 +103,13 @@ _current_scope: ContextVar[_Scope | None] = ContextVar("store_request_scope", de
 class SqlStore(AppStore):
     """ChatKit store on a SQLAlchemy async engine; timestamps are naive UTC, like the SDK's."""
 
-    def __init__(self, engine: AsyncEngine, *, files: FileStorage | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, single_writer: bool = False, files: FileStorage | None = None
+    ) -> None:
         super().__init__(files)
         self.engine = engine
+        # dialect: SQLite has one writer per file; the process's writes take turns here.
+        self._write_turn = asyncio.Lock() if single_writer else None
         self._insert = INSERTS[engine.dialect.name]
         self._dialect = engine.dialect.name
         self._migrated = False
@@ -159,6 +164,8 @@ class SqlStore(AppStore):
             _current_scope.reset(token)
             if scope.connection is not None:
                 await scope.connection.close()
+            if scope.writing and self._write_turn is not None:
+                self._write_turn.release()
         for callback in scope.after_commit:
             await callback()
 
@@ -183,7 +190,7 @@ class SqlStore(AppStore):
         scope = self._scope()
         if scope is not None:
             scope.threads.pop((context.user_id, thread.id), None)
-        found = await self._run(_first(stmt.returning(threads.c.seq)))
+        found = await self._run(_first(stmt.returning(threads.c.seq)), writes=True)
         if found is None:
             raise thread_not_found(thread.id)
 
@@ -220,7 +227,7 @@ class SqlStore(AppStore):
         scope = self._scope()
         if scope is not None:
             scope.threads.pop((context.user_id, thread_id), None)
-        gone = await self._run(work)
+        gone = await self._run(work, writes=True)
 
         async def cleanup() -> None:
             await self.cleanup_attachments(gone, context)
@@ -283,7 +290,7 @@ class SqlStore(AppStore):
             )
             .returning(items.c.seq)
         )
-        if await self._run(_first(stmt)) is None:  # already gone: fine, if the thread is theirs
+        if await self._run(_first(stmt), writes=True) is None:  # gone: fine if the thread is theirs
             await self._thread_data(thread_id, context)
 
     async def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
@@ -314,7 +321,7 @@ class SqlStore(AppStore):
             & (items.c.thread_id == stmt.excluded.thread_id),
         )
         try:
-            found = await self._run(_first(stmt.returning(items.c.seq)))
+            found = await self._run(_first(stmt.returning(items.c.seq)), writes=True)
         except IntegrityError as error:  # the thread was deleted meanwhile (foreign key)
             raise item_not_found(thread_id, item.id) from error
         if found is None:
@@ -336,7 +343,7 @@ class SqlStore(AppStore):
             set_={"thread_id": stmt.excluded.thread_id, "data": stmt.excluded.data},
             where=attachments.c.user_id == stmt.excluded.user_id,
         )
-        if await self._run(_first(stmt.returning(attachments.c.id))) is None:
+        if await self._run(_first(stmt.returning(attachments.c.id)), writes=True) is None:
             raise attachment_not_found(attachment.id)
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
@@ -356,7 +363,7 @@ class SqlStore(AppStore):
             .where(attachments.c.id == attachment_id, attachments.c.user_id == context.user_id)
             .returning(attachments.c.id)
         )
-        if await self._run(_first(stmt)) is None:
+        if await self._run(_first(stmt), writes=True) is None:
             raise attachment_not_found(attachment_id)
 
     async def delete_orphan_attachments(self, older_than: datetime) -> list[OwnedAttachment]:
@@ -365,7 +372,7 @@ class SqlStore(AppStore):
             .where(attachments.c.thread_id.is_(None), attachments.c.created_at < older_than)
             .returning(attachments.c.user_id, attachments.c.data)
         )
-        rows = await self._run(_all(stmt))
+        rows = await self._run(_all(stmt), writes=True)
         return [(RequestContext(user_id=r.user_id), load_attachment_json(r.data)) for r in rows]
 
     # --- connections ---------------------------------------------------------------------
@@ -392,14 +399,27 @@ class SqlStore(AppStore):
         scope = _current_scope.get()
         return scope if scope is not None and scope.store is self else None
 
-    async def _run(self, work: Work[T]) -> T:
+    async def _run(self, work: Work[T], *, writes: bool = False) -> T:
         """Run `work` on the request's connection, or on its own connection and transaction.
 
         A connection found broken by its first statement is replaced and the work run again
         once (nothing was done on it yet); any other database outage is `StoreUnavailable`.
+        With a single writer, `writes` waits for the write turn (a scope keeps it until it
+        commits).
         """
         await self.initialize()
         scope = self._scope()
+        if not writes or self._write_turn is None:
+            return await self._attempt(work, scope)
+        if scope is None:
+            async with self._write_turn:
+                return await self._attempt(work, scope)
+        if not scope.writing:
+            await self._write_turn.acquire()
+            scope.writing = True
+        return await self._attempt(work, scope)
+
+    async def _attempt(self, work: Work[T], scope: _Scope | None) -> T:
         for attempt in (1, 2):
             fresh = scope is None or scope.connection is None
             conn = await self._checkout() if fresh else scope.connection  # type: ignore[union-attr]
