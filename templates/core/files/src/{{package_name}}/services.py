@@ -87,6 +87,8 @@ async def start_services(
         files=file_storage,
     )
     metrics.watch_pool(store.pool_state)
+    if tracing is not None:
+        tracing.trace_database(store.engine)
     attachment_store = files.create_attachment_store(settings, store, file_storage)
     server = AppChatKitServer(
         store,

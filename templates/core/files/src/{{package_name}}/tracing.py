@@ -1,10 +1,11 @@
 """OpenTelemetry traces, on when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (exported over OTLP/HTTP).
 
 A trace covers one HTTP request (`TracingMiddleware`), the calls the app makes with `httpx2`
-(the model providers' client), and the agent run: `AgentSpans` receives the Agents SDK's own
-trace events and turns each (agent, model call, tool call, handoff, guardrail) into an
-OpenTelemetry span under the request's span. Spans carry names, models, token counts and
-errors, never the conversation (inputs and outputs are left out).
+(the model providers' client), the store's SQL statements, and the agent run: `AgentSpans`
+receives the Agents SDK's own trace events and turns each (agent, model call, tool call,
+handoff, guardrail) into an OpenTelemetry span under the request's span. Spans carry names,
+models, token counts, statements and errors, never the conversation (inputs, outputs and SQL
+parameters are left out).
 
 Off, `start_tracing()` returns None and the middleware passes requests straight through.
 """
@@ -31,10 +32,12 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .settings import Settings
@@ -145,10 +148,21 @@ class Tracing:
         self.agent_spans = AgentSpans(self.provider.get_tracer(__name__))
         self._httpx = HTTPX2ClientInstrumentor()
         self._httpx.instrument(tracer_provider=self.provider)
+        self._database = SQLAlchemyInstrumentor()
+
+    def trace_database(self, engine: AsyncEngine) -> None:
+        """A span per SQL statement of `engine` (the statement's text, never its parameters)."""
+        # The instrumentation declares SQLAlchemy < 2.1 and skips newer ones; the engine events
+        # it listens to are unchanged in 2.1 (tests/test_tracing.py checks the spans).
+        self._database.instrument(
+            engine=engine.sync_engine, tracer_provider=self.provider, skip_dep_check=True
+        )
 
     def close(self) -> None:
-        """Stop tracing outgoing calls and send the spans still queued."""
+        """Stop tracing outgoing calls and statements, and send the spans still queued."""
         self._httpx.uninstrument()
+        if self._database.is_instrumented_by_opentelemetry:
+            self._database.uninstrument()
         self.provider.shutdown()
 
 

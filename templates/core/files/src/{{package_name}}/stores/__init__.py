@@ -20,7 +20,7 @@ def create_store(
     pool_size: int = 10,
     pool_timeout: float = 5.0,
     files: FileStorage | None = None,
-) -> AppStore:
+) -> SqlStore:
     """Return the store for `database_url`; its schema is migrated on first use.
 
     `pool_size` caps the connections per process and `pool_timeout` (seconds) how long a call
