@@ -43,6 +43,7 @@ from .context import ChatAgentContext, RequestContext
 from .converter import AppThreadItemConverter, AttachmentReader
 from .errors import ApiError
 from .fake_ids import remap_fake_ids
+from .model_limits import ModelUnavailable
 from .request_checks import check_request
 from .request_log import annotate
 from .titles import TitleGenerator
@@ -216,6 +217,10 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
                 error = ErrorEvent(
                     code="custom", message="That message can't be answered.", allow_retry=False
                 )
+            except ModelUnavailable as exc:
+                # A deadline passed or the process is at its model concurrency bound.
+                logger.warning("The model call in thread %s failed: %s", thread.id, exc)
+                error = ErrorEvent(code="custom", message=exc.user_message, allow_retry=True)
             except Exception:
                 # The user's message is already stored; the client may retry the answer.
                 logger.exception("The model failed to answer in thread %s", thread.id)

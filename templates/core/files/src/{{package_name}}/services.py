@@ -19,6 +19,7 @@ from .auth import Authenticator, create_authenticator
 from .context import RequestContext
 from .file_storage import FileStorage
 from .llm_factory import configure_tracing, create_model, uses_chat_completions
+from .model_limits import ModelGate
 from .server import AppChatKitServer
 from .settings import Settings
 from .stores import AppStore, create_store
@@ -47,10 +48,13 @@ async def start_services(
     """Build every service from the settings and open the store (schema created if needed).
 
     `model` and `title_model` replace the provider's model (tests); injected models are never
-    traced.
+    traced, and keep to the same deadlines as the provider's.
     """
-    answer_model = model or create_model(settings)
+    provider_model = model or create_model(settings)
     traced = model is None and configure_tracing(settings)
+    # Every model call keeps to the deadlines and the concurrency bound (`model_limits`).
+    gate = ModelGate.from_settings(settings)
+    answer_model = gate.wrap(provider_model)
     run_config = RunConfig(tracing_disabled=not traced)
     file_storage = files.create_file_storage(settings)
     store = create_store(
@@ -62,7 +66,7 @@ async def start_services(
         attachment_store,
         agent=build_entry_agent(answer_model),
         actions=discover_actions(),
-        titles=TitleGenerator(title_model or answer_model, run_config),
+        titles=TitleGenerator(gate.wrap(title_model or provider_model), run_config),
         run_config=run_config,
         history_items=settings.history_items,
         remap_ids=uses_chat_completions(settings),
