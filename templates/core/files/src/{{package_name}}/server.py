@@ -29,6 +29,7 @@ from chatkit.types import (
     ThreadItemReplacedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
+    ThreadUpdatedEvent,
     UserMessageItem,
     UserMessageTagContent,
     UserMessageTextContent,
@@ -99,6 +100,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self._attachment_reader = attachment_reader
         # Taking a paused run is a read then a delete: one at a time, so it resumes once.
         self._claiming = asyncio.Lock()
+        # Titles written in the background, so that the answer's stream never waits for them.
+        self._titling: set[asyncio.Task[ThreadMetadata | None]] = set()
 
     async def process(
         self, request: str | bytes | bytearray, context: RequestContext
@@ -126,7 +129,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         `input_user_message` is None when the turn continues without a new message (a client
         tool's output arrived); the answer always works from the stored history.
         """
-        title_task = self._start_title(thread, input_user_message)
+        title_task = self._start_title(thread, input_user_message, context)
         async for event in self._guarded(
             thread, context, self._answer(thread, context), title_task
         ):
@@ -200,9 +203,13 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         thread: ThreadMetadata,
         context: RequestContext,
         events: AsyncIterator[ThreadStreamEvent],
-        title_task: asyncio.Task[str] | None = None,
+        title_task: asyncio.Task[ThreadMetadata | None] | None = None,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        """Stream an answer; a failure ends it with an `error` event (its input stays stored)."""
+        """Stream an answer; a failure ends it with an `error` event (its input stays stored).
+
+        The stream ends with the answer: a title already saved is sent along, a title still
+        being written is saved in the background (the thread list shows it).
+        """
         if thread.status.type != "active":
             yield ErrorEvent(
                 code="custom", message="This conversation is closed.", allow_retry=False
@@ -210,39 +217,31 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             return
         error: ErrorEvent | None = None
         try:
-            try:
-                async for event in events:
-                    yield event
-            except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered):
-                error = ErrorEvent(
-                    code="custom", message="That message can't be answered.", allow_retry=False
-                )
-            except ModelUnavailable as exc:
-                # A deadline passed or the process is at its model concurrency bound.
-                logger.warning("The model call in thread %s failed: %s", thread.id, exc)
-                error = ErrorEvent(code="custom", message=exc.user_message, allow_retry=True)
-            except Exception:
-                # The user's message is already stored; the client may retry the answer.
-                logger.exception("The model failed to answer in thread %s", thread.id)
-                error = ErrorEvent(
-                    code="custom",
-                    message="The assistant could not answer. Please try again.",
-                    allow_retry=True,
-                )
-            if title_task is not None:
-                title = await title_task
-                if error is None:
-                    # Changing the thread makes ChatKit save it and send `thread.updated`.
-                    thread.title = title
-                else:
-                    # Saved directly, so that the error stays the last event of the stream.
-                    titled = thread.model_copy(update={"title": title})
-                    await self.store.save_thread(titled, context)
-            if error is not None:
-                yield error
-        finally:
-            if title_task is not None and not title_task.done():
-                title_task.cancel()
+            async for event in events:
+                yield event
+        except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered):
+            error = ErrorEvent(
+                code="custom", message="That message can't be answered.", allow_retry=False
+            )
+        except ModelUnavailable as exc:
+            # A deadline passed or the process is at its model concurrency bound.
+            logger.warning("The model call in thread %s failed: %s", thread.id, exc)
+            error = ErrorEvent(code="custom", message=exc.user_message, allow_retry=True)
+        except Exception:
+            # The user's message is already stored; the client may retry the answer.
+            logger.exception("The model failed to answer in thread %s", thread.id)
+            error = ErrorEvent(
+                code="custom",
+                message="The assistant could not answer. Please try again.",
+                allow_retry=True,
+            )
+        if title_task is not None and title_task.done() and not title_task.cancelled():
+            titled = title_task.result()
+            if titled is not None:
+                # Saved by the title task; `thread` stays as loaded, so ChatKit saves nothing.
+                yield ThreadUpdatedEvent(thread=self._to_thread_response(titled))
+        if error is not None:
+            yield error
 
     async def _answer(
         self, thread: ThreadMetadata, context: RequestContext
@@ -366,11 +365,43 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         return AgentContext(thread=thread, store=self.store, request_context=context)
 
     def _start_title(
-        self, thread: ThreadMetadata, message: UserMessageItem | None
-    ) -> asyncio.Task[str] | None:
+        self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext
+    ) -> asyncio.Task[ThreadMetadata | None] | None:
         if thread.title is not None or message is None or thread.status.type != "active":
             return None
-        return asyncio.create_task(self._titles.generate(_message_text(message)))
+        task = asyncio.create_task(self._title(thread.id, _message_text(message), context))
+        self._titling.add(task)
+        task.add_done_callback(self._titling.discard)
+        return task
+
+    async def _title(
+        self, thread_id: str, text: str, context: RequestContext
+    ) -> ThreadMetadata | None:
+        """Write and save the thread's title; None if the user named (or deleted) it meanwhile."""
+        title = await self._titles.generate(text)
+        try:
+            current = await self.store.load_thread(thread_id, context)
+            if current.title is not None:
+                return None
+            current.title = title
+            await self.store.save_thread(current, context)
+        except NotFoundError:
+            return None
+        except Exception:
+            logger.warning("Could not save the title of thread %s", thread_id, exc_info=True)
+            return None
+        return current
+
+    async def wait_for_titles(self) -> None:
+        """Wait until the titles being written are saved (they never outlive their deadline)."""
+        while self._titling:
+            await asyncio.gather(*self._titling, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop the titles still being written (at shutdown)."""
+        for task in list(self._titling):
+            task.cancel()
+        await asyncio.gather(*self._titling, return_exceptions=True)
 
 
 def _message_text(message: UserMessageItem) -> str:

@@ -38,7 +38,9 @@ class Services:
     server: AppChatKitServer
 
     async def close(self) -> None:
-        """Release the store's connections (a later start reconnects)."""
+        """Stop background titles, then release the store's connections (a later start
+        reconnects)."""
+        await self.server.close()
         await self.store.close()
 
 
@@ -66,7 +68,9 @@ async def start_services(
         attachment_store,
         agent=build_entry_agent(answer_model),
         actions=discover_actions(),
-        titles=TitleGenerator(gate.wrap(title_model or provider_model), run_config),
+        titles=TitleGenerator(
+            gate.wrap(title_model or provider_model), run_config, settings.title_timeout
+        ),
         run_config=run_config,
         history_items=settings.history_items,
         remap_ids=uses_chat_completions(settings),
