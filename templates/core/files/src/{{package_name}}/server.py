@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from agents import (
     Agent,
     InputGuardrailTripwireTriggered,
@@ -47,6 +48,7 @@ from .fake_ids import remap_fake_ids
 from .model_limits import ModelUnavailable
 from .request_checks import check_request
 from .request_log import annotate
+from .stopped import SAVE_SECONDS, stopped_marker
 from .titles import TitleGenerator
 from .widgets.approval import ApprovalStatus
 
@@ -197,6 +199,19 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         recorded.update(dict.fromkeys(item_ids, feedback))
         thread.metadata[FEEDBACK_METADATA_KEY] = recorded
         await self.store.save_thread(thread, context)
+
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
+    ) -> None:
+        """Keep what was streamed (as the SDK does) and add a visible "Answer stopped" marker.
+
+        Shielded: the request is being cancelled, and Starlette repeats the cancellation at
+        every await, which would otherwise lose the partial answer.
+        """
+        with anyio.move_on_after(SAVE_SECONDS, shield=True):
+            await super().handle_stream_cancelled(thread, pending_items, context)
+            marker_id = self.store.generate_item_id("task", thread, context)
+            await self.store.add_thread_item(thread.id, stopped_marker(thread, marker_id), context)
 
     async def _guarded(
         self,
