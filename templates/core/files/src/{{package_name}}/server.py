@@ -45,6 +45,7 @@ from .context import ChatAgentContext, RequestContext
 from .converter import AppThreadItemConverter, AttachmentReader
 from .errors import ApiError
 from .fake_ids import remap_fake_ids
+from .history import within_budget
 from .model_limits import ModelUnavailable
 from .request_checks import check_request
 from .request_log import annotate
@@ -89,6 +90,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         titles: TitleGenerator,
         run_config: RunConfig,
         history_items: int,
+        history_max_chars: int,
         remap_ids: bool,
         attachment_reader: AttachmentReader | None = None,
     ) -> None:
@@ -98,6 +100,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self._titles = titles
         self._run_config = run_config
         self._history_items = history_items
+        self._history_max_chars = history_max_chars
         self._remap_ids = remap_ids
         self._attachment_reader = attachment_reader
         # Taking a paused run is a read then a delete: one at a time, so it resumes once.
@@ -268,7 +271,9 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         async for event in self._settle_leftovers(thread, history, context):
             yield event
         converter = AppThreadItemConverter(self._attachment_reader, context)
-        input_items = await converter.to_agent_input(history)
+        input_items = within_budget(
+            await converter.to_agent_input(history), self._history_max_chars
+        )
         agent_context = self._agent_context(thread, context)
         result = Runner.run_streamed(
             self._agent, input_items, context=agent_context, run_config=self._run_config

@@ -73,6 +73,7 @@ async def start_services(
         ),
         run_config=run_config,
         history_items=settings.history_items,
+        history_max_chars=settings.history_max_chars,
         remap_ids=uses_chat_completions(settings),
         attachment_reader=file_storage,
     )
