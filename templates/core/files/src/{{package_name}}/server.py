@@ -364,14 +364,18 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             events = remap_fake_ids(
                 events, lambda: self.store.generate_item_id("message", thread, context)
             )
+        finished = False
         try:
             async for event in events:
                 yield event
+            finished = True
         finally:
-            if not result.is_complete:
+            if not finished:
                 # The stream was cancelled (the user pressed stop or left): stop the run, and
-                # end the SDK's wait for events from tools, which would otherwise stay pending.
-                result.cancel()
+                # end the SDK's wait for events from tools, which would otherwise stay pending
+                # (even when the run itself had just completed).
+                if not result.is_complete:
+                    result.cancel()
                 agent_context._complete()  # type: ignore[no-untyped-call]  # (untyped in the SDK)
         if result.interruptions:
             widget, hidden = approvals.pause_items(
