@@ -29,6 +29,7 @@ from chatkit.types import (
     ThreadItem,
     ThreadItemReplacedEvent,
     ThreadMetadata,
+    ThreadsRetryAfterItemReq,
     ThreadStreamEvent,
     ThreadUpdatedEvent,
     UserMessageItem,
@@ -107,6 +108,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self._claiming = asyncio.Lock()
         # Titles written in the background, so that the answer's stream never waits for them.
         self._titling: set[asyncio.Task[ThreadMetadata | None]] = set()
+        # The task streaming each thread's answer, so that a retry can stop it first.
+        self._turns: dict[str, asyncio.Task[Any]] = {}
 
     async def process(
         self, request: str | bytes | bytearray, context: RequestContext
@@ -119,6 +122,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         parsed = parse_request(request)
         annotate(op=parsed.type)
         await check_request(parsed, self, context)
+        if isinstance(parsed, ThreadsRetryAfterItemReq):
+            await self._stop_turn(parsed.params.thread_id)
         if is_streaming_req(parsed):
             return StreamingResult(self._process_streaming(parsed, context))
         return NonStreamingResult(await self._process_non_streaming(parsed, context))
@@ -135,10 +140,26 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         tool's output arrived); the answer always works from the stored history.
         """
         title_task = self._start_title(thread, input_user_message, context)
-        async for event in self._guarded(
-            thread, context, self._answer(thread, context), title_task
-        ):
-            yield event
+        turn = asyncio.current_task()
+        if turn is not None:
+            self._turns[thread.id] = turn
+        try:
+            async for event in self._guarded(
+                thread, context, self._answer(thread, context), title_task
+            ):
+                yield event
+        finally:
+            if self._turns.get(thread.id) is turn:
+                del self._turns[thread.id]
+
+    async def _stop_turn(self, thread_id: str) -> None:
+        """Stop the answer still streaming in the thread (this process), and wait until its
+        partial text is saved, so that a retry deletes it with the rest of the old answer."""
+        turn = self._turns.get(thread_id)
+        if turn is None or turn is asyncio.current_task() or turn.done():
+            return
+        turn.cancel()
+        await asyncio.wait({turn}, timeout=SAVE_SECONDS + 1)
 
     def answer(
         self, thread: ThreadMetadata, context: RequestContext
