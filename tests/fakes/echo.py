@@ -18,6 +18,12 @@ from typing import Any
 REPLY_PREFIX = "echo: "
 TOOL_REPLY_PREFIX = "tool said: "
 FAIL_MARKER = "[fake-provider:fail]"
+HANG_MARKER = "[fake-provider:hang]"
+"""Streamed: `response.created`, then nothing until the client goes away."""
+SLOW_MARKER = "[fake-provider:slow]"
+"""Streamed with 0.2 s between events (well within an idle deadline of a second)."""
+CUT_MARKER = "[fake-provider:cut]"
+"""Streamed: the first deltas, then the connection is dropped mid-answer."""
 _CALL = re.compile(r"\[fake-provider:call (?P<name>\w+)(?: (?P<arguments>\{.*\}))?\]")
 
 

@@ -11,6 +11,7 @@ for a text reply and for a function call, and records every request body in
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -24,6 +25,9 @@ from starlette.routing import Route
 
 from .background import BackgroundServer
 from .echo import (
+    CUT_MARKER,
+    HANG_MARKER,
+    SLOW_MARKER,
     after_last_user,
     failure_body,
     last_user_text,
@@ -175,9 +179,20 @@ def _tool_outputs(body: dict[str, Any]) -> list[str]:
     return outputs
 
 
-async def _sse(events: list[dict[str, Any]]) -> AsyncIterator[bytes]:
-    for event in events:
+async def _sse(events: list[dict[str, Any]], fault: str | None = None) -> AsyncIterator[bytes]:
+    """The events as SSE; `fault` (a marker of `echo`) makes the stream hang, slow or cut."""
+    for number, event in enumerate(events):
+        if fault == SLOW_MARKER:
+            await asyncio.sleep(0.2)
+        if fault == CUT_MARKER and number == 6:
+            raise ConnectionResetError("the fake provider dropped the connection")
         yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+        if fault == HANG_MARKER:
+            await asyncio.Event().wait()
+
+
+def _fault(user_text: str) -> str | None:
+    return next((m for m in (HANG_MARKER, SLOW_MARKER, CUT_MARKER) if m in user_text), None)
 
 
 def create_app(requests: list[dict[str, Any]]) -> Starlette:
@@ -200,7 +215,8 @@ def create_app(requests: list[dict[str, Any]]) -> Starlette:
         reply = tool_reply(outputs[-1]) if outputs else reply_for(user_text)
         if body.get("stream"):
             return StreamingResponse(
-                _sse(_stream_events(body, reply)), media_type="text/event-stream"
+                _sse(_stream_events(body, reply), _fault(user_text)),
+                media_type="text/event-stream",
             )
         message = _message(_new_id("msg"), reply)
         return JSONResponse(_response_object(_new_id("resp"), body, "completed", [message]))

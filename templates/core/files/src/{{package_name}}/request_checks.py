@@ -44,6 +44,8 @@ from .errors import ApiError
 MAX_TITLE_LENGTH = 200
 # The ChatKit composer's own default limit; every attachment is re-read for each turn.
 MAX_ATTACHMENTS_PER_MESSAGE = 10
+# Feedback is given on one answer at a time; each id costs a database read.
+MAX_FEEDBACK_ITEMS = 100
 
 
 class Checked(Protocol):
@@ -150,6 +152,10 @@ async def _update(request: ThreadsUpdateReq, server: Checked, context: RequestCo
 
 async def _feedback(request: ItemsFeedbackReq, server: Checked, context: RequestContext) -> None:
     params = request.params
+    if len(params.item_ids) > MAX_FEEDBACK_ITEMS:
+        raise ApiError(
+            400, "invalid_request", f"Feedback covers at most {MAX_FEEDBACK_ITEMS} items."
+        )
     await server.store.load_thread(params.thread_id, context)
     for item_id in params.item_ids:
         await server.store.load_item(params.thread_id, item_id, context)

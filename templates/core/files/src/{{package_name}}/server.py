@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from agents import (
     Agent,
     InputGuardrailTripwireTriggered,
@@ -33,7 +34,9 @@ from chatkit.types import (
     ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
+    ThreadsRetryAfterItemReq,
     ThreadStreamEvent,
+    ThreadUpdatedEvent,
     UserMessageItem,
     UserMessageTagContent,
     UserMessageTextContent,
@@ -48,10 +51,13 @@ from .context import ChatAgentContext, RequestContext
 from .converter import AppThreadItemConverter, AttachmentReader
 from .errors import ApiError
 from .fake_ids import remap_fake_ids
+from .history import within_budget
 from .limits import Limiter
 from .metrics import Metrics
+from .model_limits import ModelUnavailable
 from .request_checks import check_request
 from .request_log import annotate
+from .stopped import SAVE_SECONDS, stopped_marker
 from .titles import TitleGenerator
 from .widgets.approval import ApprovalStatus
 
@@ -92,6 +98,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         titles: TitleGenerator,
         run_config: RunConfig,
         history_items: int,
+        history_max_chars: int,
         remap_ids: bool,
         attachment_reader: AttachmentReader | None = None,
         limiter: Limiter | None = None,
@@ -104,6 +111,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self._titles = titles
         self._run_config = run_config
         self._history_items = history_items
+        self._history_max_chars = history_max_chars
         self._remap_ids = remap_ids
         self._attachment_reader = attachment_reader
         self._limiter = limiter
@@ -111,6 +119,10 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self._model_name = model_name
         # Taking a paused run is a read then a delete: one at a time, so it resumes once.
         self._claiming = asyncio.Lock()
+        # Titles written in the background, so that the answer's stream never waits for them.
+        self._titling: set[asyncio.Task[ThreadMetadata | None]] = set()
+        # The task streaming each thread's answer, so that a retry can stop it first.
+        self._turns: dict[str, asyncio.Task[Any]] = {}
 
     async def process(
         self, request: str | bytes | bytearray, context: RequestContext
@@ -123,6 +135,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         parsed = parse_request(request)
         annotate(op=parsed.type)
         await check_request(parsed, self, context)
+        if isinstance(parsed, ThreadsRetryAfterItemReq):
+            await self._stop_turn(parsed.params.thread_id)
         if is_streaming_req(parsed):
             return StreamingResult(self._process_streaming(parsed, context))
         if self._limiter is not None:
@@ -148,10 +162,26 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         `input_user_message` is None when the turn continues without a new message (a client
         tool's output arrived); the answer always works from the stored history.
         """
-        async for event in self._guarded(
-            thread, context, self._answer(thread, context), title_message=input_user_message
-        ):
-            yield event
+        turn = asyncio.current_task()
+        if turn is not None:
+            self._turns[thread.id] = turn
+        try:
+            async for event in self._guarded(
+                thread, context, self._answer(thread, context), title_message=input_user_message
+            ):
+                yield event
+        finally:
+            if self._turns.get(thread.id) is turn:
+                del self._turns[thread.id]
+
+    async def _stop_turn(self, thread_id: str) -> None:
+        """Stop the answer still streaming in the thread (this process), and wait until its
+        partial text is saved, so that a retry deletes it with the rest of the old answer."""
+        turn = self._turns.get(thread_id)
+        if turn is None or turn is asyncio.current_task() or turn.done():
+            return
+        turn.cancel()
+        await asyncio.wait({turn}, timeout=SAVE_SECONDS + 1)
 
     def answer(
         self, thread: ThreadMetadata, context: RequestContext
@@ -216,6 +246,19 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         thread.metadata[FEEDBACK_METADATA_KEY] = recorded
         await self.store.save_thread(thread, context)
 
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
+    ) -> None:
+        """Keep what was streamed (as the SDK does) and add a visible "Answer stopped" marker.
+
+        Shielded: the request is being cancelled, and Starlette repeats the cancellation at
+        every await, which would otherwise lose the partial answer.
+        """
+        with anyio.move_on_after(SAVE_SECONDS, shield=True):
+            await super().handle_stream_cancelled(thread, pending_items, context)
+            marker_id = self.store.generate_item_id("task", thread, context)
+            await self.store.add_thread_item(thread.id, stopped_marker(thread, marker_id), context)
+
     async def _guarded(
         self,
         thread: ThreadMetadata,
@@ -227,6 +270,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
 
         The user's limits are checked first: over one, the turn ends with an `error` event
         before the model (or the title) runs, and the message that started it stays stored.
+        The stream ends with the answer: a title already saved is sent along, a title still
+        being written is saved in the background (the thread list shows it).
         """
         if thread.status.type != "active":
             yield ErrorEvent(
@@ -241,41 +286,37 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
                 return
         started = time.perf_counter()
         waiting_for_text = True
-        title_task = self._start_title(thread, title_message)
+        title_task = self._start_title(thread, title_message, context)
         error: ErrorEvent | None = None
         try:
-            try:
-                async for event in events:
-                    if waiting_for_text and _carries_answer_text(event):
-                        waiting_for_text = False
-                        self._metrics.first_token(time.perf_counter() - started)
-                    yield event
-            except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered):
-                error = ErrorEvent(
-                    code="custom", message="That message can't be answered.", allow_retry=False
-                )
-            except Exception:
-                # The user's message is already stored; the client may retry the answer.
-                logger.exception("The model failed to answer in thread %s", thread.id)
-                error = ErrorEvent(
-                    code="custom",
-                    message="The assistant could not answer. Please try again.",
-                    allow_retry=True,
-                )
-            if title_task is not None:
-                title = await title_task
-                if error is None:
-                    # Changing the thread makes ChatKit save it and send `thread.updated`.
-                    thread.title = title
-                else:
-                    # Saved directly, so that the error stays the last event of the stream.
-                    titled = thread.model_copy(update={"title": title})
-                    await self.store.save_thread(titled, context)
-            if error is not None:
-                yield error
-        finally:
-            if title_task is not None and not title_task.done():
-                title_task.cancel()
+            async for event in events:
+                if waiting_for_text and _carries_answer_text(event):
+                    waiting_for_text = False
+                    self._metrics.first_token(time.perf_counter() - started)
+                yield event
+        except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered):
+            error = ErrorEvent(
+                code="custom", message="That message can't be answered.", allow_retry=False
+            )
+        except ModelUnavailable as exc:
+            # A deadline passed or the process is at its model concurrency bound.
+            logger.warning("The model call in thread %s failed: %s", thread.id, exc)
+            error = ErrorEvent(code="custom", message=exc.user_message, allow_retry=True)
+        except Exception:
+            # The user's message is already stored; the client may retry the answer.
+            logger.exception("The model failed to answer in thread %s", thread.id)
+            error = ErrorEvent(
+                code="custom",
+                message="The assistant could not answer. Please try again.",
+                allow_retry=True,
+            )
+        if title_task is not None and title_task.done() and not title_task.cancelled():
+            titled = title_task.result()
+            if titled is not None:
+                # Saved by the title task; `thread` stays as loaded, so ChatKit saves nothing.
+                yield ThreadUpdatedEvent(thread=self._to_thread_response(titled))
+        if error is not None:
+            yield error
 
     async def _answer(
         self, thread: ThreadMetadata, context: RequestContext
@@ -287,7 +328,9 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         async for event in self._settle_leftovers(thread, history, context):
             yield event
         converter = AppThreadItemConverter(self._attachment_reader, context)
-        input_items = await converter.to_agent_input(history)
+        input_items = within_budget(
+            await converter.to_agent_input(history), self._history_max_chars
+        )
         agent_context = self._agent_context(thread, context)
         result = Runner.run_streamed(
             self._agent, input_items, context=agent_context, run_config=self._run_config
@@ -378,15 +421,19 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             events = remap_fake_ids(
                 events, lambda: self.store.generate_item_id("message", thread, context)
             )
+        finished = False
         try:
             async for event in events:
                 yield event
+            finished = True
             await self._record_usage(result, context)
         finally:
-            if not result.is_complete:
+            if not finished:
                 # The stream was cancelled (the user pressed stop or left): stop the run, and
-                # end the SDK's wait for events from tools, which would otherwise stay pending.
-                result.cancel()
+                # end the SDK's wait for events from tools, which would otherwise stay pending
+                # (even when the run itself had just completed).
+                if not result.is_complete:
+                    result.cancel()
                 agent_context._complete()  # type: ignore[no-untyped-call]  # (untyped in the SDK)
         if result.interruptions:
             widget, hidden = approvals.pause_items(
@@ -414,11 +461,43 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         return AgentContext(thread=thread, store=self.store, request_context=context)
 
     def _start_title(
-        self, thread: ThreadMetadata, message: UserMessageItem | None
-    ) -> asyncio.Task[str] | None:
+        self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext
+    ) -> asyncio.Task[ThreadMetadata | None] | None:
         if thread.title is not None or message is None or thread.status.type != "active":
             return None
-        return asyncio.create_task(self._titles.generate(_message_text(message)))
+        task = asyncio.create_task(self._title(thread.id, _message_text(message), context))
+        self._titling.add(task)
+        task.add_done_callback(self._titling.discard)
+        return task
+
+    async def _title(
+        self, thread_id: str, text: str, context: RequestContext
+    ) -> ThreadMetadata | None:
+        """Write and save the thread's title; None if the user named (or deleted) it meanwhile."""
+        title = await self._titles.generate(text)
+        try:
+            current = await self.store.load_thread(thread_id, context)
+            if current.title is not None:
+                return None
+            current.title = title
+            await self.store.save_thread(current, context)
+        except NotFoundError:
+            return None
+        except Exception:
+            logger.warning("Could not save the title of thread %s", thread_id, exc_info=True)
+            return None
+        return current
+
+    async def wait_for_titles(self) -> None:
+        """Wait until the titles being written are saved (they never outlive their deadline)."""
+        while self._titling:
+            await asyncio.gather(*self._titling, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop the titles still being written (at shutdown)."""
+        for task in list(self._titling):
+            task.cancel()
+        await asyncio.gather(*self._titling, return_exceptions=True)
 
 
 def _carries_answer_text(event: ThreadStreamEvent) -> bool:

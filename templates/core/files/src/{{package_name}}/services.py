@@ -22,6 +22,7 @@ from .file_storage import FileStorage
 from .limits import Limiter, create_limiter
 from .llm_factory import configure_tracing, create_model, model_name, uses_chat_completions
 from .metrics import Metrics, PrometheusMetrics, serve_on_port
+from .model_limits import ModelGate
 from .server import AppChatKitServer
 from .settings import Settings
 from .stores import AppStore, create_store
@@ -45,7 +46,9 @@ class Services:
     stop_metrics_server: Callable[[], None] | None = None
 
     async def close(self) -> None:
-        """Release the store's and the limits' connections (a later start reconnects)."""
+        """Stop background titles, then release the store's and the limits' connections (a
+        later start reconnects)."""
+        await self.server.close()
         await self.store.close()
         if self.limiter is not None:
             await self.limiter.close()
@@ -61,10 +64,11 @@ async def start_services(
     """Build every service from the settings and open the store (schema created if needed).
 
     `model` and `title_model` replace the provider's model (tests); injected models are never
-    traced to OpenAI (they are with OpenTelemetry, when it is on).
+    traced to OpenAI (they are with OpenTelemetry, when it is on), and keep to the same
+    deadlines as the provider's.
     """
     tracing = start_tracing(settings)
-    answer_model = model or create_model(settings)
+    provider_model = model or create_model(settings)
     to_openai = model is None and configure_tracing(settings)
     if tracing is not None:
         # The SDK's traces go to OpenTelemetry, and to OpenAI only when the provider asks.
@@ -73,6 +77,9 @@ async def start_services(
         else:
             set_trace_processors([tracing.agent_spans])
     run_config = RunConfig(tracing_disabled=not (to_openai or tracing is not None))
+    # Every model call keeps to the deadlines and the concurrency bound (`model_limits`).
+    gate = ModelGate.from_settings(settings)
+    answer_model = gate.wrap(provider_model)
     metrics = PrometheusMetrics() if settings.metrics_enabled else Metrics()
     stop_metrics_server = None
     if isinstance(metrics, PrometheusMetrics) and settings.metrics_port is not None:
@@ -95,9 +102,12 @@ async def start_services(
         attachment_store,
         agent=build_entry_agent(answer_model),
         actions=discover_actions(),
-        titles=TitleGenerator(title_model or answer_model, run_config),
+        titles=TitleGenerator(
+            gate.wrap(title_model or provider_model), run_config, settings.title_timeout
+        ),
         run_config=run_config,
         history_items=settings.history_items,
+        history_max_chars=settings.history_max_chars,
         remap_ids=uses_chat_completions(settings),
         attachment_reader=file_storage,
         limiter=limiter,

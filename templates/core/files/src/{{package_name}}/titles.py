@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from agents import Agent, Model, RunConfig, Runner
@@ -40,21 +41,24 @@ def _clean(title: str) -> str:
 
 
 class TitleGenerator:
-    """Generates a title with a small agent; never fails (falls back to the user's text)."""
+    """Generates a title with a small agent within `timeout` seconds; never fails (falls back
+    to the user's text)."""
 
-    def __init__(self, model: Model, run_config: RunConfig) -> None:
+    def __init__(self, model: Model, run_config: RunConfig, timeout: float) -> None:
         self._agent: Agent[None] = Agent(
             name="Title writer", instructions=TITLE_INSTRUCTIONS, model=model
         )
         self._run_config = run_config
+        self._timeout = timeout
 
     async def generate(self, user_text: str) -> str:
         if not user_text.strip():
             return UNTITLED
         try:
-            result = await Runner.run(
-                self._agent, user_text[:TITLE_INPUT_LENGTH], run_config=self._run_config
-            )
+            async with asyncio.timeout(self._timeout):
+                result = await Runner.run(
+                    self._agent, user_text[:TITLE_INPUT_LENGTH], run_config=self._run_config
+                )
             title = _clean(str(result.final_output))
         except Exception:
             logger.warning("Title generation failed; using the start of the message", exc_info=True)

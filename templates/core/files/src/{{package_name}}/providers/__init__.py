@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from openai import Timeout
 from pydantic import SecretStr
+
+from ..settings import Settings
 
 
 def secret(value: SecretStr | None) -> str | None:
@@ -15,3 +18,9 @@ def required_secret(value: SecretStr | None, name: str) -> str:
     if value is None:
         raise RuntimeError(f"{name} is required for this LLM_PROVIDER")
     return value.get_secret_value()
+
+
+def client_timeout(settings: Settings) -> Timeout:
+    """The HTTP deadlines of a model client: MODEL_CONNECT_TIMEOUT to connect, and
+    MODEL_TOTAL_TIMEOUT for the rest (`model_limits` enforces the finer deadlines)."""
+    return Timeout(settings.model_total_timeout, connect=settings.model_connect_timeout)

@@ -28,6 +28,7 @@ JWKS_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256
 LEEWAY_SECONDS = 30
 NUMERIC_CLAIMS = ("exp", "nbf", "iat")
 JWKS_TIMEOUT_SECONDS = 5.0
+JWKS_MAX_BYTES = 1_000_000
 JWKS_MAX_AGE_SECONDS = 3600.0
 # An unknown `kid` triggers a refetch (keys rotate), but at most this often: random kids must
 # not turn every request into a call to the identity provider.
@@ -44,14 +45,19 @@ class Unauthorized(ApiError):
 
 
 async def fetch_jwks(url: str) -> dict[str, Any]:
-    """Download a JSON Web Key Set (in a thread: urllib blocks)."""
+    """Download a JSON Web Key Set (in a thread: urllib blocks), within JWKS_TIMEOUT_SECONDS in
+    all: urllib's own timeout applies to each read, so a server that trickles would hold it."""
 
     def download() -> dict[str, Any]:
         with urllib.request.urlopen(url, timeout=JWKS_TIMEOUT_SECONDS) as response:
-            data: dict[str, Any] = json.load(response)
-            return data
+            body = response.read(JWKS_MAX_BYTES + 1)
+        if len(body) > JWKS_MAX_BYTES:
+            raise ValueError(f"the JWKS at {url} is over {JWKS_MAX_BYTES} bytes")
+        data: dict[str, Any] = json.loads(body)
+        return data
 
-    return await asyncio.to_thread(download)
+    async with asyncio.timeout(JWKS_TIMEOUT_SECONDS):
+        return await asyncio.to_thread(download)
 
 
 class JwksKeys:

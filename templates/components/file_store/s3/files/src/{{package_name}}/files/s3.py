@@ -50,6 +50,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Deadlines of every S3 call: botocore's defaults (60 s each, up to 5 attempts) let a hung
+# endpoint hold a request for minutes.
+S3_CONNECT_TIMEOUT = 5.0
+S3_READ_TIMEOUT = 20.0
+S3_MAX_ATTEMPTS = 2
+
 CHUNK_BYTES = 64 * 1024
 # DeleteObjects takes at most this many keys per call.
 _DELETE_BATCH = 1000
@@ -95,7 +101,13 @@ class S3Files:
             endpoint_url=endpoint_url,
             aws_access_key_id=settings.aws_access_key_id,
             aws_secret_access_key=secret.get_secret_value() if secret else None,
-            config=Config(signature_version="s3v4", s3={"addressing_style": addressing}),
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": addressing},
+                connect_timeout=S3_CONNECT_TIMEOUT,
+                read_timeout=S3_READ_TIMEOUT,
+                retries={"mode": "standard", "total_max_attempts": S3_MAX_ATTEMPTS},
+            ),
         )
         policy = UploadPolicy.create(settings.max_upload_bytes, settings.allowed_upload_types)
         signing = settings.signing_secret.get_secret_value().encode()

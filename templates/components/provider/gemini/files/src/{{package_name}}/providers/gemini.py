@@ -6,7 +6,7 @@ from agents import Model, OpenAIChatCompletionsModel
 from openai import AsyncOpenAI
 
 from ..settings import Settings
-from . import required_secret
+from . import client_timeout, required_secret
 
 NAME = "gemini"
 DEFAULT_MODEL = "gemini-2.5-flash"
@@ -18,6 +18,7 @@ def create_model(settings: Settings, model_name: str) -> Model:
     client = AsyncOpenAI(
         api_key=required_secret(settings.gemini_api_key, "GEMINI_API_KEY"),
         base_url=settings.gemini_base_url,
+        timeout=client_timeout(settings),
     )
     return OpenAIChatCompletionsModel(model=model_name, openai_client=client)
 

@@ -9,7 +9,7 @@ from agents import Model, OpenAIChatCompletionsModel
 from openai import AsyncOpenAI
 
 from ..settings import Settings
-from . import secret
+from . import client_timeout, secret
 
 NAME = "openai-compatible"
 DEFAULT_MODEL = "llama3.1"
@@ -24,6 +24,7 @@ def create_model(settings: Settings, model_name: str) -> Model:
     client = AsyncOpenAI(
         api_key=secret(settings.llm_api_key) or PLACEHOLDER_API_KEY,
         base_url=settings.llm_base_url,
+        timeout=client_timeout(settings),
     )
     return OpenAIChatCompletionsModel(model=model_name, openai_client=client)
 

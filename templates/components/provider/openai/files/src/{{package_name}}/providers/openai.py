@@ -8,7 +8,7 @@ from agents import Model, OpenAIResponsesModel
 from openai import AsyncOpenAI
 
 from ..settings import Settings
-from . import required_secret, secret
+from . import client_timeout, required_secret, secret
 
 NAME = "openai"
 DEFAULT_MODEL = "gpt-4.1-mini"
@@ -22,6 +22,7 @@ def create_model(settings: Settings, model_name: str) -> Model:
     client = AsyncOpenAI(
         api_key=required_secret(settings.openai_api_key, "OPENAI_API_KEY"),
         base_url=settings.openai_base_url,
+        timeout=client_timeout(settings),
     )
     return OpenAIResponsesModel(model=model_name, openai_client=client)
 
