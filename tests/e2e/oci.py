@@ -77,7 +77,9 @@ _BOOTSTRAP = (
     "--variant=essential",
     # Merged /usr by symlinks, as debootstrap does; else apt pulls usrmerge, and with it Perl.
     "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
-    "--include=passwd,python3,python3-pip,python-is-python3",
+    # libstdc++6: in the official slim image (apt links it); greenlet, SQLAlchemy's async
+    # bridge, needs it.
+    "--include=passwd,python3,python3-pip,python-is-python3,libstdc++6",
     "--dpkgopt=force-unsafe-io",
     "--dpkgopt=path-exclude=/usr/share/doc/*",
     "--dpkgopt=path-include=/usr/share/doc/*/copyright",
