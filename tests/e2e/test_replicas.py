@@ -69,6 +69,9 @@ def replicas(
             RATE_LIMIT_PER_MINUTE=str(RATE_LIMIT),
             METRICS_ENABLED="true",
             LOG_FORMAT="json",
+            # 100 streams per process on 2 shared cores: a turn may wait longer than the
+            # default 5 s for one of the pool's connections, which is load, not an outage.
+            DATABASE_POOL_TIMEOUT="30",
         )
         # The first replica creates the schema; the others start on it.
         yield [servers.enter_context(replica(app, index)) for index in range(REPLICAS)]
