@@ -192,6 +192,8 @@ def test_ci_workflow_runs_every_check(project: Path, answers: dict[str, Any]) ->
         "uv run pytest",
     ]
     postgres = answers["database"] == "postgres"
-    assert ("services" in job) is postgres
+    # Redis for the limits' shared-counter tests in every project; PostgreSQL where chosen.
+    assert job["services"]["redis"]["image"].startswith("redis:")
+    assert ("postgres" in job["services"]) is postgres
     if postgres:
         assert job["services"]["postgres"]["image"].startswith("postgres:")
