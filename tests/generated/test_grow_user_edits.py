@@ -46,20 +46,13 @@ def version() -> dict[str, str]:
     return {"version": "2024.11"}
 '''
 
-#: The user's own layout of the dependency array: reordered, two-space indent, a comment.
-USER_DEPENDENCIES = """dependencies = [
-  # web
-  "fastapi>=0.115,<1",
-  "uvicorn[standard]>=0.30",
-  # ai (pinned together, see ops#12)
-  "openai-agents>=0.24,<0.25",
-  "openai-chatkit>=1.6.5,<1.7",
-  "aiosqlite>=0.22",
-  "pydantic-settings>=2.4",
-  "python-multipart>=0.0.18",
-  "sqlalchemy[asyncio]>=2.0.36",
-  "tzdata>=2024.1",
-]"""
+def user_layout(generated: str) -> str:
+    """The user's own layout of the generated dependency array: two-space indent, the
+    requirements in reverse order, and comments of theirs."""
+    requirements = [line.strip() for line in generated.splitlines()[1:] if line.strip()]
+    lines = ["dependencies = [", "  # ours: newest first (see ops#12)"]
+    lines += [f"  {requirement}" for requirement in reversed(requirements)]
+    return "\n".join([*lines, "  # end of ours", "]"])
 
 
 def tree_hash(root: Path) -> str:
@@ -99,7 +92,8 @@ def block_between(text: str, start: str, end: str) -> str:
     return text[begin : text.index(end, begin) + len(end)]
 
 
-def user_edits(project: Path) -> None:
+def user_edits(project: Path) -> str:
+    """Edit the project as a user would; returns the user's dependency array."""
     assistant = project / ASSISTANT
     generated = block_between(assistant.read_text(), 'INSTRUCTIONS = """', '"""\n')
     replace_once(assistant, generated, USER_INSTRUCTIONS)
@@ -107,7 +101,9 @@ def user_edits(project: Path) -> None:
         main.write(USER_ROUTE)
     pyproject = project / "pyproject.toml"
     generated = block_between(pyproject.read_text(), "dependencies = [", "\n]")
-    replace_once(pyproject, generated, USER_DEPENDENCIES)
+    ours = user_layout(generated)
+    replace_once(pyproject, generated, ours)
+    return ours
 
 
 def test_growing_an_edited_project_keeps_every_user_edit(tmp_path: Path) -> None:
@@ -115,7 +111,7 @@ def test_growing_an_edited_project_keeps_every_user_edit(tmp_path: Path) -> None
     from chatkit_scaffold.grow import add_agent, add_component
 
     project = generate_project(tmp_path / "my-app")
-    user_edits(project)
+    user_dependencies = user_edits(project)
     main_before = (project / MAIN).read_bytes()
     pyproject_before = (project / "pyproject.toml").read_text()
 
@@ -159,7 +155,7 @@ def test_growing_an_edited_project_keeps_every_user_edit(tmp_path: Path) -> None
     assert (project / MAIN).read_bytes() == main_before
     pyproject = (project / "pyproject.toml").read_text()
     dependencies = block_between(pyproject, "dependencies = [", "\n]")
-    added = [line for line in dependencies.splitlines() if line not in USER_DEPENDENCIES]
+    added = [line for line in dependencies.splitlines() if line not in user_dependencies]
     catalog = load_catalog()
     grown = [
         catalog.spec("database", "postgres"),
@@ -169,13 +165,13 @@ def test_growing_an_edited_project_keeps_every_user_edit(tmp_path: Path) -> None
     declared = [f'"{r}",' for spec in grown for r in spec.list("dependencies")]
     assert [line.strip() for line in added] == declared, dependencies
     assert [line for line in dependencies.splitlines() if line not in added] == (
-        USER_DEPENDENCIES.splitlines()
+        user_dependencies.splitlines()
     )
     # Outside the array only the grown components' dev dependencies were added.
     dev = {f'"{r}",' for spec in grown for r in spec.list("dev_dependencies")}
     outside = pyproject.replace(dependencies, "").splitlines()
     assert [line for line in outside if line.strip() not in dev] == (
-        pyproject_before.replace(USER_DEPENDENCIES, "").splitlines()
+        pyproject_before.replace(user_dependencies, "").splitlines()
     ), "outside the array"
 
     # The grown project still passes its own checks, the new store against the real PostgreSQL.

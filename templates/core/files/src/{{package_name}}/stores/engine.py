@@ -6,6 +6,8 @@ its connect options. Nothing in this module names a database.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +17,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import await_only
 
 MEMORY = ":memory:"
+BUSY_RETRY_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,10 @@ class Backend:
     """The driver's `connect` argument given the whole URL, whose query the driver reads."""
     on_connect: Sequence[str] = ()
     """Statements run on every new connection (SQLite's pragmas)."""
+    on_connect_busy: str = ""
+    """Text of the error an `on_connect` statement raises while another connection holds the
+    database (SQLite switches a new file to WAL only when it is alone, without waiting): the
+    statement is tried again until the pool time-out."""
 
 
 def create_engine(
@@ -82,16 +90,32 @@ def create_engine(
         json_deserializer=_same,
     )
     if backend.on_connect:
-        statements = tuple(backend.on_connect)
+        statements, busy = tuple(backend.on_connect), backend.on_connect_busy
 
         @event.listens_for(engine.sync_engine, "connect")
         def _prepare(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            for statement in statements:
-                cursor.execute(statement)
-            cursor.close()
+            try:
+                for statement in statements:
+                    _execute_when_free(cursor, statement, busy, pool_timeout)
+            finally:
+                cursor.close()
 
     return engine
+
+
+def _execute_when_free(cursor: Any, statement: str, busy: str, timeout: float) -> None:
+    """Execute `statement`, again while it fails with the `busy` error, for up to `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cursor.execute(statement)
+            return
+        except Exception as error:
+            if not busy or busy not in str(error) or time.monotonic() > deadline:
+                raise
+        # The connect event runs inside the driver's greenlet: wait without blocking the loop.
+        await_only(asyncio.sleep(BUSY_RETRY_S))
 
 
 def _same(value: str) -> str:
