@@ -10,9 +10,14 @@ measures:
 - `threads.list` (`load_threads`) and `items.list` (`load_thread_items`) page latency, p50 and
   p95, for first pages and for pages behind a random `after` cursor, in both orders.
 
+With `--baseline REF` it also renders each project with the tool as it was at git `REF` (a
+temporary worktree) and runs the two side by side, baseline first, printing the ratio of each
+figure (current / baseline): the figures of one run on one machine, comparable with each other.
+
 Usage (from the repository root; needs uv, and PostgreSQL for the postgres backend):
 
     .venv/bin/python bench/store_bench.py [--rows 100000] [--backends sqlite,postgres]
+        [--baseline 86f1597^1]
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ import os
 import random
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -51,6 +55,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000, help="threads, and items, to insert")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent writers")
+    parser.add_argument("--baseline", metavar="REF", help="also bench the tool at git REF")
     parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
     args = parser.parse_args()
     # Every user, and every thread with items, needs a few full pages.
@@ -66,18 +71,43 @@ def main() -> None:
     unknown = set(backends) - {"sqlite", "postgres"}
     if unknown:
         parser.error(f"unknown backend(s) {sorted(unknown)}; choose from sqlite, postgres")
-    for backend in backends:
-        print(f"\n== {backend}: {args.rows:,} threads and {args.rows:,} items", flush=True)
-        report(run_in_project(backend, args.rows, args.concurrency))
+    with tool_at(args.baseline) as baseline_tool:
+        for backend in backends:
+            print(f"\n== {backend}: {args.rows:,} threads and {args.rows:,} items", flush=True)
+            if baseline_tool is None:
+                report(run_in_project(REPO, backend, args.rows, args.concurrency))
+                continue
+            before = run_in_project(baseline_tool, backend, args.rows, args.concurrency)
+            after = run_in_project(REPO, backend, args.rows, args.concurrency)
+            compare(args.baseline, before, after)
 
 
-def run_in_project(backend: str, rows: int, concurrency: int) -> dict[str, Any]:
-    """Render a project for `backend`, install it, and run the worker in its environment."""
+@contextmanager
+def tool_at(ref: str | None) -> Iterator[Path | None]:
+    """A checkout of the tool at git `ref` (a temporary worktree), or None without a ref."""
+    if ref is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="store-bench-baseline-") as tmp:
+        checkout = Path(tmp) / "tool"
+        git = ["git", "-C", str(REPO), "worktree"]
+        subprocess.run(
+            [*git, "add", "--detach", str(checkout), ref], check=True, capture_output=True
+        )
+        try:
+            yield checkout
+        finally:
+            subprocess.run([*git, "remove", "--force", str(checkout)], check=True)
+
+
+def run_in_project(tool: Path, backend: str, rows: int, concurrency: int) -> dict[str, Any]:
+    """Render a project for `backend` with the tool in `tool`, install it, and run the worker in
+    its environment."""
     with tempfile.TemporaryDirectory(prefix=f"store-bench-{backend}-") as tmp:
         project = Path(tmp) / "bench-app"
-        new = [sys.executable, "-m", "chatkit_scaffold", "new", "bench-app", "-y"]
-        new += ["-o", str(project), "--database", backend, "--file-store", "none"]
-        subprocess.run(new, cwd=REPO, check=True, capture_output=True)
+        new = ["uv", "run", "--quiet", "--project", str(tool), "python", "-m", "chatkit_scaffold"]
+        new += ["new", "bench-app", "-y", "-o", str(project), "--database", backend]
+        subprocess.run([*new, "--file-store", "none"], cwd=tool, check=True, capture_output=True)
         subprocess.run(["uv", "sync", "--quiet", "--no-dev"], cwd=project, check=True)
         completed = subprocess.run(
             [
@@ -97,6 +127,17 @@ def run_in_project(backend: str, rows: int, concurrency: int) -> dict[str, Any]:
         )
     result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     return result
+
+
+def compare(ref: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Baseline and current figures side by side, with current / baseline."""
+    print(f"  {'figure':<35} {ref:>12} {'current':>12} {'ratio':>7}")
+    for name, rate in after["inserts_per_second"].items():
+        old = before["inserts_per_second"][name]
+        print(f"  insert/s {name:<26} {old:>12,.0f} {rate:>12,.0f} {rate / old:>6.2f}x")
+    for name, stats in after["latency_ms"].items():
+        old = before["latency_ms"][name]["p50"]
+        print(f"  p50 ms {name:<28} {old:>12.2f} {stats['p50']:>12.2f} {stats['p50'] / old:>6.2f}x")
 
 
 def report(result: dict[str, Any]) -> None:

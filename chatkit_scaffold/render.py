@@ -372,6 +372,9 @@ def python_literal(value: Any, indent: int | None = None) -> str:
         return f'"{escaped}"'
     if isinstance(value, list):
         return "[" + ", ".join(python_literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{python_literal(key)}: {python_literal(item)}" for key, item in value.items())
+        return "{" + ", ".join(pairs) + "}"
     raise TemplateBug(f"No Python literal for {value!r}.")
 
 

@@ -91,7 +91,6 @@ def test_add_store_adds_the_backend_next_to_the_default_one(tmp_path: Path) -> N
     assert 'name="postgres"' in backends
     pyproject = (project / "pyproject.toml").read_text()
     assert '"asyncpg' in pyproject
-    assert '"aiosqlite' in pyproject
     manifest = json.loads((project / MANIFEST_NAME).read_text())
     assert manifest["answers"]["database"] == "sqlite"
     assert [c["value"] for c in components_of(project, "database")] == ["sqlite", "postgres"]
@@ -107,8 +106,9 @@ def test_add_store_sqlite_to_a_postgres_project(tmp_path: Path) -> None:
     assert "tests/test_store_sqlite.py" in {change.path for change in result.writes}
     assert 'name="sqlite"' not in (project / "src/my_app/stores/backends.py").read_text()
     add_component(project, "database", "sqlite")
-    assert 'name="sqlite"' in (project / "src/my_app/stores/backends.py").read_text()
-    assert '"aiosqlite' in (project / "pyproject.toml").read_text()
+    backends = (project / "src/my_app/stores/backends.py").read_text()
+    assert 'name="sqlite"' in backends
+    assert 'driver="sqlite+pysqlite"' in backends  # Python's own sqlite3: no dependency
 
 
 def test_add_file_store_s3_replaces_the_local_one(tmp_path: Path) -> None:

@@ -159,6 +159,11 @@ def test_requirements_merge_extras_and_refuse_conflicting_versions() -> None:
         (10, None, "10"),
         ([], 4, "[]"),
         (
+            {"timeout": 30, "check_same_thread": False},
+            None,
+            '{"timeout": 30, "check_same_thread": False}',
+        ),
+        (
             ["x" * 30, "y" * 30],
             4,
             '[\n        "' + "x" * 30 + '",\n        "' + "y" * 30 + '",\n    ]',

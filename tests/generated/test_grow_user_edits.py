@@ -46,6 +46,7 @@ def version() -> dict[str, str]:
     return {"version": "2024.11"}
 '''
 
+
 def user_layout(generated: str) -> str:
     """The user's own layout of the generated dependency array: two-space indent, the
     requirements in reverse order, and comments of theirs."""

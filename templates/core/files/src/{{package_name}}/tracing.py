@@ -37,10 +37,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .settings import Settings
+from .stores.engine import AnyEngine, sync_engine
 
 AttributeValue = str | bool | int | float
 
@@ -150,12 +150,12 @@ class Tracing:
         self._httpx.instrument(tracer_provider=self.provider)
         self._database = SQLAlchemyInstrumentor()
 
-    def trace_database(self, engine: AsyncEngine) -> None:
+    def trace_database(self, engine: AnyEngine) -> None:
         """A span per SQL statement of `engine` (the statement's text, never its parameters)."""
         # The instrumentation declares SQLAlchemy < 2.1 and skips newer ones; the engine events
         # it listens to are unchanged in 2.1 (tests/test_tracing.py checks the spans).
         self._database.instrument(
-            engine=engine.sync_engine, tracer_provider=self.provider, skip_dep_check=True
+            engine=sync_engine(engine), tracer_provider=self.provider, skip_dep_check=True
         )
 
     def close(self) -> None:

@@ -31,7 +31,9 @@ def create_store(
     if pool_size < 1:
         raise ValueError(f"The database pool size must be at least 1, got {pool_size}")
     engine = create_engine(backend, database_url, pool_size=pool_size, pool_timeout=pool_timeout)
-    return SqlStore(engine, single_writer=backend.single_writer, files=files)
+    return SqlStore(
+        engine, pool_timeout=pool_timeout, single_writer=backend.single_writer, files=files
+    )
 
 
 def backend_for(database_url: str) -> Backend:

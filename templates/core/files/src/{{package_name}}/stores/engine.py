@@ -1,23 +1,29 @@
 """Build the SQLAlchemy engine of a database from what its component declared (`backends.py`).
 
 A database is data here, not code: its URL schemes, the SQLAlchemy driver, an example URL and
-its connect options. Nothing in this module names a database.
+its connect options. Nothing in this module names a database. An async driver gives an
+`AsyncEngine`; a synchronous one (`threaded`) a plain `Engine` whose connections are used in
+worker threads (`connections.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+import sqlalchemy
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 from sqlalchemy.util import await_only
+
+T = TypeVar("T")
+AnyEngine = AsyncEngine | Engine
 
 MEMORY = ":memory:"
 BUSY_RETRY_S = 0.02
@@ -34,6 +40,9 @@ class Backend:
     driver: str
     """SQLAlchemy's `dialect+driver`, e.g. `postgresql+asyncpg`."""
     example_url: str
+    threaded: bool = False
+    """The driver is synchronous (SQLite's standard `sqlite3`): the store runs each call's
+    statements in one worker-thread hop, where an async adapter would hop per operation."""
     file: bool = False
     """The URL names a file: its folder is created (`:memory:` is one database per connection)."""
     single_writer: bool = False
@@ -55,7 +64,7 @@ class Backend:
 
 def create_engine(
     backend: Backend, database_url: str, *, pool_size: int, pool_timeout: float
-) -> AsyncEngine:
+) -> AnyEngine:
     """An engine for `database_url` with at most `pool_size` connections.
 
     Waiting for a free connection, or for a new one, gives up after `pool_timeout` seconds.
@@ -75,36 +84,71 @@ def create_engine(
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     if memory:
         pool_size = 1
-    engine = create_async_engine(
-        url,
-        poolclass=AsyncAdaptedQueuePool,
-        pool_size=pool_size,
-        max_overflow=0,
-        pool_timeout=pool_timeout,
-        pool_pre_ping=False,
+    options: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": 0,
+        "pool_timeout": pool_timeout,
+        "pool_pre_ping": False,
         # Every call commits or closes its connection (which rolls back): no reset needed.
-        pool_reset_on_return=None,
-        connect_args=connect_args,
+        "pool_reset_on_return": None,
+        "connect_args": connect_args,
         # Payloads are JSON text both ways: pydantic serializes and validates them.
-        json_serializer=_same,
-        json_deserializer=_same,
-    )
+        "json_serializer": _same,
+        "json_deserializer": _same,
+    }
+    engine: AnyEngine
+    if backend.threaded:
+        engine = sqlalchemy.create_engine(url, poolclass=QueuePool, **options)
+    else:
+        engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, **options)
     if backend.on_connect:
         statements, busy = tuple(backend.on_connect), backend.on_connect_busy
+        pause = time.sleep if backend.threaded else _pause_in_greenlet
 
-        @event.listens_for(engine.sync_engine, "connect")
+        @event.listens_for(sync_engine(engine), "connect")
         def _prepare(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             try:
                 for statement in statements:
-                    _execute_when_free(cursor, statement, busy, pool_timeout)
+                    _execute_when_free(cursor, statement, busy, pool_timeout, pause)
             finally:
                 cursor.close()
 
     return engine
 
 
-def _execute_when_free(cursor: Any, statement: str, busy: str, timeout: float) -> None:
+def sync_engine(engine: AnyEngine) -> Engine:
+    """The `Engine` whose events and pool are `engine`'s."""
+    return engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+
+async def run_on_connection(engine: AnyEngine, work: Callable[[Connection], T]) -> T:
+    """Run `work` on a new connection of `engine`, then close it (uncommitted work rolls back).
+
+    For tools and tests; the store itself goes through `connections.py`.
+    """
+    if isinstance(engine, AsyncEngine):
+        async with engine.connect() as connection:
+            return await connection.run_sync(work)
+
+    def run() -> T:
+        with engine.connect() as connection:
+            return work(connection)
+
+    return await asyncio.to_thread(run)
+
+
+async def dispose(engine: AnyEngine) -> None:
+    """Close every pooled connection of `engine`."""
+    if isinstance(engine, AsyncEngine):
+        await engine.dispose()
+    else:
+        await asyncio.to_thread(engine.dispose)
+
+
+def _execute_when_free(
+    cursor: Any, statement: str, busy: str, timeout: float, pause: Callable[[float], None]
+) -> None:
     """Execute `statement`, again while it fails with the `busy` error, for up to `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
@@ -114,8 +158,12 @@ def _execute_when_free(cursor: Any, statement: str, busy: str, timeout: float) -
         except Exception as error:
             if not busy or busy not in str(error) or time.monotonic() > deadline:
                 raise
-        # The connect event runs inside the driver's greenlet: wait without blocking the loop.
-        await_only(asyncio.sleep(BUSY_RETRY_S))
+        pause(BUSY_RETRY_S)
+
+
+def _pause_in_greenlet(seconds: float) -> None:
+    """Sleep inside an async driver's greenlet without blocking the event loop."""
+    await_only(asyncio.sleep(seconds))
 
 
 def _same(value: str) -> str:

@@ -10,18 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..settings import SettingsError, load_settings
-from .engine import create_engine
+from .engine import AnyEngine, create_engine, dispose, run_on_connection
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 """The Alembic scripts: `env.py` and the revisions in `versions/`."""
@@ -33,14 +32,13 @@ LOCK_KEY = 0x43484B53544F5245
 """PostgreSQL advisory lock held while migrating (the key earlier versions of the store used)."""
 
 
-async def migrate(engine: AsyncEngine) -> None:
+async def migrate(engine: AnyEngine) -> None:
     """Apply every pending revision in one transaction, holding the migration lock."""
-    async with engine.connect() as connection, migration_transaction(connection):
-        await connection.run_sync(_upgrade)
+    await run_on_connection(engine, _upgrade)
 
 
-@asynccontextmanager
-async def migration_transaction(connection: AsyncConnection) -> AsyncIterator[None]:
+@contextmanager
+def migration_transaction(connection: Connection) -> Iterator[None]:
     """A transaction begun under the migration lock, committed if the block succeeds.
 
     A concurrent migration waits for the lock until this one ends.
@@ -49,19 +47,19 @@ async def migration_transaction(connection: AsyncConnection) -> AsyncIterator[No
     try:
         if connection.dialect.name == "postgresql":
             lock = text("SELECT pg_advisory_xact_lock(:key)")
-            await connection.execute(lock, {"key": LOCK_KEY})
+            connection.execute(lock, {"key": LOCK_KEY})
         elif sqlite:
-            await connection.run_sync(_begin_immediate)
+            _begin_immediate(connection)
         yield
         if sqlite:
-            await connection.run_sync(_check_foreign_keys)
-        await connection.commit()
+            _check_foreign_keys(connection)
+        connection.commit()
     except BaseException:
-        await connection.rollback()
+        connection.rollback()
         raise
     finally:
         if sqlite:
-            await connection.run_sync(_restore_foreign_keys)
+            _restore_foreign_keys(connection)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -72,7 +70,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def engine_for(database_url: str) -> AsyncEngine:
+def engine_for(database_url: str) -> AnyEngine:
     """An engine of one connection for `DATABASE_URL`, configured as the store's are."""
     from . import backend_for  # the package imports this module first
 
@@ -82,7 +80,8 @@ def engine_for(database_url: str) -> AsyncEngine:
 
 
 def _upgrade(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection), "head")
+    with migration_transaction(connection):
+        command.upgrade(alembic_config(connection), "head")
 
 
 # dialect: SQLite. It has one writer: BEGIN IMMEDIATE takes the write lock before anything is
@@ -128,7 +127,7 @@ async def _migrate_url(database_url: str) -> None:
     try:
         await migrate(engine)
     finally:
-        await engine.dispose()
+        await dispose(engine)
 
 
 def main() -> int:

@@ -1,9 +1,8 @@
 """The ChatKit store on SQLAlchemy Core (async): one implementation for every database.
 
-Queries are built from the tables of `schema.py`; the few lines that differ between databases
-are marked `# dialect:`. Calls made inside `request_scope()` share one pooled connection and
-one transaction, committed when the request's work is done; other calls each take a
-connection and commit on their own.
+It runs the statements of `statements.py`, built once per dialect, binding only values. Calls
+made inside `request_scope()` share one pooled connection and one transaction, committed when
+the request's work is done; other calls each take a connection and commit on their own.
 """
 
 from __future__ import annotations
@@ -18,31 +17,14 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Select,
-    Table,
-    Text,
-    delete,
-    exists,
-    false,
-    func,
-    literal,
-    literal_column,
-    select,
-    tuple_,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Executable
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..context import RequestContext
 from ..file_storage import FileStorage
 from .base import (
     AppStore,
-    Order,
     OwnedAttachment,
     PoolState,
     StoreUnavailable,
@@ -61,29 +43,21 @@ from .base import (
     parse_cursor,
     thread_not_found,
 )
-from .schema import Payload, SortTime, attachments, items, threads
+from .connections import SyncWork, connections_for
+from .engine import AnyEngine
+from .statements import Pages, build_statements
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Work = Callable[[AsyncConnection], Awaitable[T]]
-Insert = postgresql.Insert | sqlite.Insert
-
-# dialect: the upsert statement (both have `ON CONFLICT ... DO UPDATE ... WHERE`).
-INSERTS: dict[str, Callable[[Table], Insert]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
+Params = dict[str, Any]
 
 
-def _keep_created_at(dialect: str, new: Any, old: Any) -> ColumnElement[Any]:
-    """`new` JSON with the `created_at` of `old`: an upsert keeps a row's creation time."""
-    if dialect == "postgresql":  # dialect: JSONB functions
-        key: ColumnElement[str] = literal_column("'created_at'")
-        return func.jsonb_set(new, literal_column("'{created_at}'"), old.op("->")(key))
-    # dialect: SQLite's JSON functions (the same names in MySQL and MariaDB)
-    path: ColumnElement[str] = literal_column("'$.created_at'")
-    return func.json_set(new, path, func.json_extract(old, path))
+@dataclass
+class _Call:
+    """A call outside any request scope: its connection, for that call alone."""
+
+    connection: Any = None
 
 
 @dataclass
@@ -91,7 +65,7 @@ class _Scope:
     """One request's connection (taken on first use), what it read, and what runs after it."""
 
     store: SqlStore
-    connection: AsyncConnection | None = None
+    connection: Any = None
     threads: dict[tuple[str, str], str] = field(default_factory=dict)
     writing: bool = False
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -101,17 +75,22 @@ _current_scope: ContextVar[_Scope | None] = ContextVar("store_request_scope", de
 
 
 class SqlStore(AppStore):
-    """ChatKit store on a SQLAlchemy async engine; timestamps are naive UTC, like the SDK's."""
+    """ChatKit store on a SQLAlchemy engine; timestamps are naive UTC, like the SDK's."""
 
     def __init__(
-        self, engine: AsyncEngine, *, single_writer: bool = False, files: FileStorage | None = None
+        self,
+        engine: AnyEngine,
+        *,
+        pool_timeout: float,
+        single_writer: bool = False,
+        files: FileStorage | None = None,
     ) -> None:
         super().__init__(files)
         self.engine = engine
+        self._connections = connections_for(engine, pool_timeout=pool_timeout)
         # dialect: SQLite has one writer per file; the process's writes take turns here.
         self._write_turn = asyncio.Lock() if single_writer else None
-        self._insert = INSERTS[engine.dialect.name]
-        self._dialect = engine.dialect.name
+        self._sql = build_statements(engine.dialect.name)
         self._migrated = False
         self._lock = asyncio.Lock()
 
@@ -132,16 +111,13 @@ class SqlStore(AppStore):
 
     async def ping(self) -> None:
         await self.initialize()
-        conn = await self._checkout()
         try:
-            await conn.execute(select(1))
+            await self._connections.run(_Call(), _select_one, end=True)
         except DBAPIError as error:
             raise StoreUnavailable("The database does not answer") from error
-        finally:
-            await conn.close()
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self._connections.close()
 
     def pool_state(self) -> PoolState:
         pool = self.engine.pool
@@ -155,15 +131,13 @@ class SqlStore(AppStore):
         token = _current_scope.set(scope)
         try:
             yield
-            if scope.connection is not None:
-                try:
-                    await scope.connection.commit()
-                except DBAPIError as error:
-                    raise StoreUnavailable("The database did not commit") from error
+            try:
+                await self._connections.end(scope, commit=True)
+            except DBAPIError as error:
+                raise StoreUnavailable("The database did not commit") from error
         finally:
             _current_scope.reset(token)
-            if scope.connection is not None:
-                await scope.connection.close()
+            await self._connections.end(scope, commit=False)
             if scope.writing and self._write_turn is not None:
                 self._write_turn.release()
         for callback in scope.after_commit:
@@ -176,52 +150,36 @@ class SqlStore(AppStore):
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         _refuse_nul(thread.id, context.user_id)
-        stmt = self._insert(threads).values(
-            id=thread.id,
-            user_id=context.user_id,
-            created_at=thread.created_at,
-            data=dump_thread(thread),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[threads.c.id],
-            set_={"data": _keep_created_at(self._dialect, stmt.excluded.data, threads.c.data)},
-            where=threads.c.user_id == stmt.excluded.user_id,
-        )
         scope = self._scope()
         if scope is not None:
             scope.threads.pop((context.user_id, thread.id), None)
-        found = await self._run(_first(stmt.returning(threads.c.seq)), writes=True)
+        values = {
+            "id": thread.id,
+            "user_id": context.user_id,
+            "created_at": thread.created_at,
+            "data": dump_thread(thread),
+        }
+        found = await self._run(_first(self._sql.save_thread, values), writes=True)
         if found is None:
             raise thread_not_found(thread.id)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
-        limit, direction = clamp_limit(limit), check_order(order)
-        owner = threads.c.user_id == context.user_id
-        query = _page_query(threads, [owner], after, direction, limit)
-        rows = await self._run(_all(query))
+        owner = {"user_id": context.user_id}
+        rows, limit = await self._page_rows(self._sql.thread_pages, owner, after, order, limit)
         return _page([(load_thread_json(r.data), r) for r in rows], limit)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         _refuse_nul(thread_id, context.user_id, missing=thread_not_found(thread_id))
 
-        async def work(conn: AsyncConnection) -> list[Attachment]:
+        owner = {"thread_id": thread_id, "user_id": context.user_id}
+
+        def work(conn: Connection) -> list[Attachment]:
             # The thread's items go with it: ON DELETE CASCADE.
-            found = await _first(
-                delete(threads)
-                .where(threads.c.id == thread_id, threads.c.user_id == context.user_id)
-                .returning(threads.c.seq)
-            )(conn)
-            if found is None:
+            if conn.execute(self._sql.delete_thread, owner).first() is None:
                 raise thread_not_found(thread_id)
-            rows = await _all(
-                delete(attachments)
-                .where(
-                    attachments.c.thread_id == thread_id, attachments.c.user_id == context.user_id
-                )
-                .returning(attachments.c.data)
-            )(conn)
+            rows = conn.execute(self._sql.delete_thread_attachments, owner).all()
             return [load_attachment_json(row.data) for row in rows]
 
         scope = self._scope()
@@ -244,10 +202,9 @@ class SqlStore(AppStore):
         order: str,
         context: RequestContext,
     ) -> Page[ThreadItem]:
-        limit, direction = clamp_limit(limit), check_order(order)
         _refuse_nul(thread_id, context.user_id, missing=thread_not_found(thread_id))
-        owner = [items.c.thread_id == thread_id, items.c.user_id == context.user_id]
-        rows = await self._run(_all(_page_query(items, owner, after, direction, limit)))
+        owner = {"thread_id": thread_id, "user_id": context.user_id}
+        rows, limit = await self._page_rows(self._sql.item_pages, owner, after, order, limit)
         if not rows:  # rows of the caller's prove the thread is theirs; none prove nothing
             await self._thread_data(thread_id, context)
         return _page(
@@ -264,12 +221,8 @@ class SqlStore(AppStore):
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         _refuse_nul(thread_id, item_id, context.user_id, missing=item_not_found(thread_id, item_id))
-        query = select(items.c.data).where(
-            items.c.id == item_id,
-            items.c.thread_id == thread_id,
-            items.c.user_id == context.user_id,
-        )
-        row = await self._run(_first(query))
+        key = {"id": item_id, "thread_id": thread_id, "user_id": context.user_id}
+        row = await self._run(_first(self._sql.load_item, key))
         if row is None:
             raise item_not_found(thread_id, item_id)
         return self.refreshed_item(load_item_json(row.data), context)
@@ -281,47 +234,22 @@ class SqlStore(AppStore):
         if has_nul(item_id):
             await self._thread_data(thread_id, context)
             return
-        stmt = (
-            delete(items)
-            .where(
-                items.c.id == item_id,
-                items.c.thread_id == thread_id,
-                items.c.user_id == context.user_id,
-            )
-            .returning(items.c.seq)
-        )
-        if await self._run(_first(stmt), writes=True) is None:  # gone: fine if the thread is theirs
-            await self._thread_data(thread_id, context)
+        key = {"id": item_id, "thread_id": thread_id, "user_id": context.user_id}
+        if await self._run(_first(self._sql.delete_item, key), writes=True) is None:
+            await self._thread_data(thread_id, context)  # gone: fine if the thread is theirs
 
     async def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         _refuse_nul(thread_id, item.id, context.user_id, missing=item_not_found(thread_id, item.id))
-        # Inserts only into a thread the caller owns; updates only the caller's row in that same
-        # thread. Anything else matches no row and returns nothing.
-        owned_thread = exists().where(
-            threads.c.id == thread_id, threads.c.user_id == context.user_id
-        )
-        row = select(
-            literal(item.id, Text),
-            literal(thread_id, Text),
-            literal(context.user_id, Text),
-            literal(item.created_at, SortTime()),
-            literal(item.type, Text),
-            literal(dump_item(item), Payload),
-        ).where(owned_thread)
-        stmt = self._insert(items).from_select(
-            ["id", "thread_id", "user_id", "created_at", "type", "data"], row
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[items.c.id],
-            set_={
-                "type": stmt.excluded.type,
-                "data": _keep_created_at(self._dialect, stmt.excluded.data, items.c.data),
-            },
-            where=(items.c.user_id == stmt.excluded.user_id)
-            & (items.c.thread_id == stmt.excluded.thread_id),
-        )
+        values = {
+            "id": item.id,
+            "thread_id": thread_id,
+            "user_id": context.user_id,
+            "created_at": item.created_at,
+            "type": item.type,
+            "data": dump_item(item),
+        }
         try:
-            found = await self._run(_first(stmt.returning(items.c.seq)), writes=True)
+            found = await self._run(_first(self._sql.upsert_item, values), writes=True)
         except IntegrityError as error:  # the thread was deleted meanwhile (foreign key)
             raise item_not_found(thread_id, item.id) from error
         if found is None:
@@ -331,51 +259,56 @@ class SqlStore(AppStore):
 
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
         _refuse_nul(attachment.id, context.user_id, missing=attachment_not_found(attachment.id))
-        stmt = self._insert(attachments).values(
-            id=attachment.id,
-            user_id=context.user_id,
-            thread_id=attachment.thread_id,
-            created_at=datetime.now(UTC),
-            data=dump_attachment(attachment),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[attachments.c.id],
-            set_={"thread_id": stmt.excluded.thread_id, "data": stmt.excluded.data},
-            where=attachments.c.user_id == stmt.excluded.user_id,
-        )
-        if await self._run(_first(stmt.returning(attachments.c.id)), writes=True) is None:
+        values = {
+            "id": attachment.id,
+            "user_id": context.user_id,
+            "thread_id": attachment.thread_id,
+            "created_at": datetime.now(UTC),
+            "data": dump_attachment(attachment),
+        }
+        if await self._run(_first(self._sql.save_attachment, values), writes=True) is None:
             raise attachment_not_found(attachment.id)
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         _refuse_nul(attachment_id, context.user_id, missing=attachment_not_found(attachment_id))
-        query = select(attachments.c.data).where(
-            attachments.c.id == attachment_id, attachments.c.user_id == context.user_id
-        )
-        row = await self._run(_first(query))
+        key = {"id": attachment_id, "user_id": context.user_id}
+        row = await self._run(_first(self._sql.load_attachment, key))
         if row is None:
             raise attachment_not_found(attachment_id)
         return self.refreshed_attachment(load_attachment_json(row.data), context)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         _refuse_nul(attachment_id, context.user_id, missing=attachment_not_found(attachment_id))
-        stmt = (
-            delete(attachments)
-            .where(attachments.c.id == attachment_id, attachments.c.user_id == context.user_id)
-            .returning(attachments.c.id)
-        )
-        if await self._run(_first(stmt), writes=True) is None:
+        key = {"id": attachment_id, "user_id": context.user_id}
+        if await self._run(_first(self._sql.delete_attachment, key), writes=True) is None:
             raise attachment_not_found(attachment_id)
 
     async def delete_orphan_attachments(self, older_than: datetime) -> list[OwnedAttachment]:
-        stmt = (
-            delete(attachments)
-            .where(attachments.c.thread_id.is_(None), attachments.c.created_at < older_than)
-            .returning(attachments.c.user_id, attachments.c.data)
-        )
-        rows = await self._run(_all(stmt), writes=True)
+        orphans = _all(self._sql.delete_orphan_attachments, {"older_than": older_than})
+        rows = await self._run(orphans, writes=True)
         return [(RequestContext(user_id=r.user_id), load_attachment_json(r.data)) for r in rows]
 
     # --- connections ---------------------------------------------------------------------
+
+    async def _page_rows(
+        self, pages: Pages, owner: Params, after: str | None, order: str, limit: int
+    ) -> tuple[Sequence[Any], int]:
+        """Up to `limit + 1` rows of `owner` after the cursor `after`, and the clamped limit."""
+        limit, direction = clamp_limit(limit), check_order(order)
+        params = {**owner, "limit": limit + 1}
+        if after is None:
+            kind = "first"
+        else:
+            cursor = parse_cursor(after)
+            if cursor.created_at is not None and cursor.seq is not None:
+                kind = "position"
+                params.update(after_created_at=cursor.created_at, after_seq=cursor.seq)
+            elif has_nul(cursor.id):
+                return [], limit
+            else:
+                kind = "row"
+                params["after_id"] = cursor.id
+        return await self._run(_all(pages.query(direction, kind), params)), limit
 
     async def _thread_data(self, thread_id: str, context: RequestContext) -> str:
         """The caller's thread as JSON text, read once per request scope."""
@@ -384,10 +317,8 @@ class SqlStore(AppStore):
         key = (context.user_id, thread_id)
         if scope is not None and key in scope.threads:
             return scope.threads[key]
-        query = select(threads.c.data).where(
-            threads.c.id == thread_id, threads.c.user_id == context.user_id
-        )
-        row = await self._run(_first(query))
+        owner = {"thread_id": thread_id, "user_id": context.user_id}
+        row = await self._run(_first(self._sql.thread_data, owner))
         if row is None:
             raise thread_not_found(thread_id)
         data: str = row.data
@@ -399,7 +330,7 @@ class SqlStore(AppStore):
         scope = _current_scope.get()
         return scope if scope is not None and scope.store is self else None
 
-    async def _run(self, work: Work[T], *, writes: bool = False) -> T:
+    async def _run(self, work: SyncWork[T], *, writes: bool = False) -> T:
         """Run `work` on the request's connection, or on its own connection and transaction.
 
         A connection found broken by its first statement is replaced and the work run again
@@ -419,39 +350,20 @@ class SqlStore(AppStore):
             scope.writing = True
         return await self._attempt(work, scope)
 
-    async def _attempt(self, work: Work[T], scope: _Scope | None) -> T:
+    async def _attempt(self, work: SyncWork[T], scope: _Scope | None) -> T:
+        holder = scope if scope is not None else _Call()
         for attempt in (1, 2):
-            fresh = scope is None or scope.connection is None
-            conn = await self._checkout() if fresh else scope.connection  # type: ignore[union-attr]
-            assert conn is not None
-            if scope is not None:
-                scope.connection = conn
+            fresh = holder.connection is None
             try:
-                result = await work(conn)
-                if scope is None:
-                    await conn.commit()
-                return result
+                return await self._connections.run(holder, work, end=scope is None)
             except DBAPIError as error:
                 if not error.connection_invalidated:
                     raise
-                if scope is not None:
-                    scope.connection = None
+                await self._connections.end(holder, commit=False)
                 if not fresh or attempt == 2:
                     raise StoreUnavailable("The database connection was lost") from error
                 logger.warning("A database connection was broken; retrying on a new one")
-            finally:
-                if scope is None:
-                    await conn.close()
         raise AssertionError("unreachable")
-
-    async def _checkout(self) -> AsyncConnection:
-        """A connection from the pool, or `StoreUnavailable` within the pool time-out."""
-        try:
-            return await self.engine.connect()
-        except PoolTimeoutError as error:
-            raise StoreUnavailable("No database connection became free in time") from error
-        except (DBAPIError, OSError, TimeoutError) as error:
-            raise StoreUnavailable(f"The database cannot be reached: {error}") from error
 
     async def _after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         scope = self._scope()
@@ -467,51 +379,22 @@ def _refuse_nul(*values: str, missing: Exception | None = None) -> None:
         raise missing or thread_not_found(values[0])
 
 
-def _first(statement: Any) -> Work[Any]:
-    async def run(conn: AsyncConnection) -> Any:
-        return (await conn.execute(statement)).first()
+def _first(statement: Executable, params: Params) -> SyncWork[Any]:
+    def run(conn: Connection) -> Any:
+        return conn.execute(statement, params).first()
 
     return run
 
 
-def _all(statement: Any) -> Work[Sequence[Any]]:
-    async def run(conn: AsyncConnection) -> Sequence[Any]:
-        return (await conn.execute(statement)).all()
+def _all(statement: Executable, params: Params) -> SyncWork[Sequence[Any]]:
+    def run(conn: Connection) -> Sequence[Any]:
+        return conn.execute(statement, params).all()
 
     return run
 
 
-def _page_query(
-    table: Table,
-    owner: list[ColumnElement[bool]],
-    after: str | None,
-    order: Order,
-    limit: int,
-) -> Select[Any]:
-    """Up to `limit + 1` rows of `owner` after the cursor `after`, keyset on (created_at, seq)."""
-    position = tuple_(table.c.created_at, table.c.seq)
-    query = select(table.c.data, table.c.id, table.c.created_at, table.c.seq).where(*owner)
-    if after is not None:
-        cursor = parse_cursor(after)
-        if cursor.created_at is not None and cursor.seq is not None:
-            # The cursor's values, not its row: the next page is right even if it was deleted.
-            bound: Any = tuple_(
-                literal(cursor.created_at, SortTime()), literal(cursor.seq, BigInteger)
-            )
-        elif has_nul(cursor.id):
-            return query.where(false())
-        else:  # a bare id: its row's position (no row: no page)
-            row = select(table.c.created_at, table.c.seq).where(table.c.id == cursor.id, *owner)
-            bound = tuple_(
-                row.with_only_columns(table.c.created_at).scalar_subquery(),
-                row.with_only_columns(table.c.seq).scalar_subquery(),
-            )
-        query = query.where(position > bound if order == "asc" else position < bound)
-    if order == "asc":
-        query = query.order_by(table.c.created_at.asc(), table.c.seq.asc())
-    else:
-        query = query.order_by(table.c.created_at.desc(), table.c.seq.desc())
-    return query.limit(limit + 1)
+def _select_one(conn: Connection) -> None:
+    conn.exec_driver_sql("SELECT 1")
 
 
 def _page(rows: list[tuple[T, Any]], limit: int) -> Page[T]:

@@ -1,0 +1,201 @@
+"""How the store reaches its connections: awaited with an async driver, in worker threads with a
+synchronous one.
+
+A store call is one `run()`: take a connection unless the caller's holder (a request scope)
+has one, run the call's statements (a plain function of a SQLAlchemy `Connection`), and when
+the call ends the unit of work, commit and give the connection back. With a synchronous driver
+(SQLite's `sqlite3`) all of that is one hop to a worker thread, where an async adapter of the
+same driver hops for every cursor operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .base import StoreUnavailable
+from .engine import AnyEngine, dispose
+
+T = TypeVar("T")
+SyncWork = Callable[[Connection], T]
+
+
+class Holder(Protocol):
+    """Who keeps a connection between calls: a request scope, or one call alone."""
+
+    connection: Any
+    """The connection taken for it, or None."""
+
+
+class Connections(Protocol):
+    """Connections of one engine, as the store uses them."""
+
+    @property
+    def engine(self) -> AnyEngine:
+        """The engine whose pool they come from."""
+        ...
+
+    async def run(self, holder: Holder, work: SyncWork[T], *, end: bool) -> T:
+        """Run `work` on `holder`'s connection (taken first if it has none).
+
+        With `end`, commit when `work` succeeds and give the connection back either way;
+        otherwise the holder keeps it, also when `work` fails.
+        """
+        ...
+
+    async def end(self, holder: Holder, *, commit: bool) -> None:
+        """Commit (if asked) and give back `holder`'s connection, if it has one."""
+        ...
+
+    async def close(self) -> None:
+        """Close every pooled connection; the next call opens new ones."""
+        ...
+
+
+def connections_for(engine: AnyEngine, *, pool_timeout: float) -> Connections:
+    if isinstance(engine, AsyncEngine):
+        return AsyncConnections(engine)
+    return ThreadConnections(engine, pool_timeout=pool_timeout)
+
+
+class AsyncConnections:
+    """An async driver's connections, awaited on the event loop."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def run(self, holder: Holder, work: SyncWork[T], *, end: bool) -> T:
+        if holder.connection is None:
+            holder.connection = await _taken(self.engine.connect)
+        connection: AsyncConnection = holder.connection
+        try:
+            result = await connection.run_sync(work)
+            if end:
+                await connection.commit()
+            return result
+        finally:
+            if end:
+                await self.end(holder, commit=False)
+
+    async def end(self, holder: Holder, *, commit: bool) -> None:
+        connection: AsyncConnection | None = holder.connection
+        holder.connection = None
+        if connection is None:
+            return
+        try:
+            if commit:
+                await connection.commit()
+        finally:
+            await connection.close()
+
+    async def close(self) -> None:
+        await dispose(self.engine)
+
+
+class ThreadConnections:
+    """A synchronous driver's connections, used in worker threads, one hop per call.
+
+    As many threads as the pool has connections, and a connection is only taken by a call that
+    holds one of as many permits: a hop never waits in the pool for a connection that a request
+    between two calls holds, so threads cannot all be stuck while those requests wait for one.
+    """
+
+    def __init__(self, engine: Engine, *, pool_timeout: float) -> None:
+        self.engine = engine
+        self._size = max(1, getattr(engine.pool, "size", lambda: 1)())
+        self._pool_timeout = pool_timeout
+        self._permits = asyncio.Semaphore(self._size)
+        self._threads: ThreadPoolExecutor | None = None
+
+    async def run(self, holder: Holder, work: SyncWork[T], *, end: bool) -> T:
+        if holder.connection is None:
+            await self._take_permit()
+        try:
+            return await self._in_thread(self._call, holder, work, end)
+        finally:
+            if holder.connection is None:  # given back, or never taken
+                self._permits.release()
+
+    async def end(self, holder: Holder, *, commit: bool) -> None:
+        if holder.connection is None:
+            return
+        try:
+            await self._in_thread(self._end, holder, commit)
+        finally:
+            self._permits.release()
+
+    async def close(self) -> None:
+        await dispose(self.engine)
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
+            self._threads = None
+
+    async def _take_permit(self) -> None:
+        try:
+            async with asyncio.timeout(self._pool_timeout):
+                await self._permits.acquire()
+        except TimeoutError as error:
+            raise StoreUnavailable("No database connection became free in time") from error
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self._size, thread_name_prefix="database")
+        # The thread sees this task's context (the trace a statement's span belongs to).
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, context.run, function, *args)
+
+    def _call(self, holder: Holder, work: SyncWork[T], end: bool) -> T:
+        if holder.connection is None:
+            holder.connection = _taken_now(self.engine.connect)
+        connection: Connection = holder.connection
+        try:
+            result = work(connection)
+            if end:
+                connection.commit()
+            return result
+        finally:
+            if end:
+                holder.connection = None
+                connection.close()
+
+    @staticmethod
+    def _end(holder: Holder, commit: bool) -> None:
+        connection: Connection = holder.connection
+        holder.connection = None
+        try:
+            if commit:
+                connection.commit()
+        finally:
+            connection.close()
+
+
+_UNREACHABLE = (DBAPIError, OSError, TimeoutError)
+
+
+async def _taken(connect: Callable[[], Any]) -> Any:
+    """A connection from the pool, or `StoreUnavailable` within the pool time-out."""
+    try:
+        return await connect()
+    except PoolTimeoutError as error:
+        raise StoreUnavailable("No database connection became free in time") from error
+    except _UNREACHABLE as error:
+        raise StoreUnavailable(f"The database cannot be reached: {error}") from error
+
+
+def _taken_now(connect: Callable[[], Connection]) -> Connection:
+    """`_taken` for a synchronous engine, in a worker thread."""
+    try:
+        return connect()
+    except PoolTimeoutError as error:
+        raise StoreUnavailable("No database connection became free in time") from error
+    except _UNREACHABLE as error:
+        raise StoreUnavailable(f"The database cannot be reached: {error}") from error
