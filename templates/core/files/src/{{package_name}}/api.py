@@ -23,7 +23,7 @@ from .language import get_chat_context
 from .metrics import Metrics
 from .request_log import annotate
 from .services import Services
-from .stores import StoreUnavailable
+from .stores import DATABASE_UNAVAILABLE, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ async def guard_stream(result: StreamingResult, metrics: Metrics) -> AsyncIterat
         yield sse_error("Not found.", allow_retry=False)
     except StoreUnavailable:
         logger.warning("ChatKit stream ended: the database is unavailable", exc_info=True)
-        yield sse_error("The database is unavailable; retry shortly.", allow_retry=True)
+        yield sse_error(DATABASE_UNAVAILABLE, allow_retry=True)
     except Exception:
         # CancelledError (client gone) is not an Exception: it propagates, as it must.
         logger.exception("ChatKit stream failed")

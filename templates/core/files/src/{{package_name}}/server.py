@@ -58,6 +58,7 @@ from .model_limits import ModelUnavailable
 from .request_checks import check_request
 from .request_log import annotate
 from .stopped import SAVE_SECONDS, stopped_marker
+from .stores import StoreUnavailable
 from .titles import TitleGenerator
 from .widgets.approval import ApprovalStatus
 
@@ -302,6 +303,10 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             # A deadline passed or the process is at its model concurrency bound.
             logger.warning("The model call in thread %s failed: %s", thread.id, exc)
             error = ErrorEvent(code="custom", message=exc.user_message, allow_retry=True)
+        except StoreUnavailable as exc:
+            # The database's outage, not the model's failure: say so, retryable.
+            logger.warning("The database failed the answer in thread %s: %s", thread.id, exc)
+            error = ErrorEvent(code="custom", message=exc.message, allow_retry=True)
         except Exception:
             # The user's message is already stored; the client may retry the answer.
             logger.exception("The model failed to answer in thread %s", thread.id)
