@@ -479,7 +479,7 @@ def test_database_unavailable_then_back(shared: Shared) -> None:
     assert {before["thread"], fresh["thread"]} <= {thread["id"] for thread in listing["data"]}
     assert row.lost == 0
     log = server.log()[log_start:]
-    assert "ChatKit request failed" not in log and "ChatKit stream failed" not in log
+    assert " ERROR " not in log  # an outage is logged as warnings, not crashes
 
 
 def conversation(url: str, thread_id: str) -> list[tuple[str, str]]:

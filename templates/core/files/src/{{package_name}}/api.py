@@ -23,7 +23,7 @@ from .language import get_chat_context
 from .metrics import Metrics
 from .request_log import annotate
 from .services import Services
-from .stores import DATABASE_UNAVAILABLE, StoreUnavailable
+from .stores import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -145,9 +145,6 @@ async def guard_stream(result: StreamingResult, metrics: Metrics) -> AsyncIterat
             yield chunk
     except NotFoundError:
         yield sse_error("Not found.", allow_retry=False)
-    except StoreUnavailable:
-        logger.warning("ChatKit stream ended: the database is unavailable", exc_info=True)
-        yield sse_error(DATABASE_UNAVAILABLE, allow_retry=True)
     except Exception:
         # CancelledError (client gone) is not an Exception: it propagates, as it must.
         logger.exception("ChatKit stream failed")
