@@ -213,6 +213,7 @@ def test_hung_models_end_with_a_retryable_error_and_others_are_served(
 
 def test_slow_and_failing_models(server: ServerProcess) -> None:
     row, started = Row("slow model x10, model cut mid-stream x10"), time.monotonic()
+    row.rss_before_mib = rss_mib(server)
 
     def job(n: int) -> dict[str, Any]:
         marker = SLOW_MARKER if n % 2 else CUT_MARKER
@@ -220,6 +221,7 @@ def test_slow_and_failing_models(server: ServerProcess) -> None:
 
     outcomes = in_parallel(20, job)
     row.seconds = time.monotonic() - started
+    row.rss_after_mib = rss_mib(server)
     record(row, outcomes)
     row.lost = lost_messages(server.url, outcomes)
 
@@ -313,6 +315,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_message(app: App, backend: str)
         first = serve(app, extra)
         first.start()
         try:
+            row.rss_before_mib = rss_mib(first)
             acknowledged: queue.Queue[None] = queue.Queue()
             with ThreadPoolExecutor(max_workers=10) as pool:
                 futures = [
@@ -326,6 +329,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_message(app: App, backend: str)
                 ]
                 for _ in range(10):  # every user message acknowledged, the answers under way
                     acknowledged.get(timeout=30)
+                row.rss_after_mib = rss_mib(first)  # just before the kill
                 assert first._process is not None
                 os.killpg(first._process.pid, signal.SIGKILL)
                 outcomes = [future.result() for future in futures]
