@@ -33,9 +33,11 @@ class TcpProxy:
             self._close_all()
 
     def restore(self) -> None:
+        """Forward again (nothing to do while forwarding)."""
         with self._lock:
-            self._forwarding = True
-            self._close_all()
+            if not self._forwarding:
+                self._forwarding = True
+                self._close_all()
 
     def _close_all(self) -> None:
         for sock in self._open:
