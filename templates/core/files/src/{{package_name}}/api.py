@@ -145,9 +145,6 @@ async def guard_stream(result: StreamingResult, metrics: Metrics) -> AsyncIterat
             yield chunk
     except NotFoundError:
         yield sse_error("Not found.", allow_retry=False)
-    except StoreUnavailable:
-        logger.warning("ChatKit stream ended: the database is unavailable", exc_info=True)
-        yield sse_error("The database is unavailable; retry shortly.", allow_retry=True)
     except Exception:
         # CancelledError (client gone) is not an Exception: it propagates, as it must.
         logger.exception("ChatKit stream failed")

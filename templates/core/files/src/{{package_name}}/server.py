@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import anyio
@@ -28,6 +28,7 @@ from chatkit.types import (
     ClientToolCallItem,
     ErrorEvent,
     FeedbackKind,
+    StreamingReq,
     SyncCustomActionResponse,
     ThreadItem,
     ThreadItemAddedEvent,
@@ -58,6 +59,7 @@ from .model_limits import ModelUnavailable
 from .request_checks import check_request
 from .request_log import annotate
 from .stopped import SAVE_SECONDS, stopped_marker
+from .stores import StoreUnavailable
 from .titles import TitleGenerator
 from .widgets.approval import ApprovalStatus
 
@@ -150,6 +152,18 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
                     headers={"Retry-After": str(refusal.retry_after)},
                 )
         return NonStreamingResult(await self._process_non_streaming(parsed, context))
+
+    async def _process_streaming_impl(
+        self, request: StreamingReq, context: RequestContext
+    ) -> AsyncGenerator[ThreadStreamEvent, None]:
+        """The SDK's stream, ended with the database's retryable error when a save outside the
+        answer (the new thread, the user's message) fails, which the SDK would log as a crash."""
+        try:
+            async for event in super()._process_streaming_impl(request, context):
+                yield event
+        except StoreUnavailable as exc:
+            logger.warning("ChatKit stream ended: the database is unavailable: %s", exc)
+            yield ErrorEvent(code="custom", message=exc.message, allow_retry=True)
 
     async def respond(
         self,
@@ -302,6 +316,10 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             # A deadline passed or the process is at its model concurrency bound.
             logger.warning("The model call in thread %s failed: %s", thread.id, exc)
             error = ErrorEvent(code="custom", message=exc.user_message, allow_retry=True)
+        except StoreUnavailable as exc:
+            # The database's outage, not the model's failure: say so, retryable.
+            logger.warning("The database failed the answer in thread %s: %s", thread.id, exc)
+            error = ErrorEvent(code="custom", message=exc.message, allow_retry=True)
         except Exception:
             # The user's message is already stored; the client may retry the answer.
             logger.exception("The model failed to answer in thread %s", thread.id)

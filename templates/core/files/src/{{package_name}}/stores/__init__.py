@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..file_storage import FileStorage
 from .backends import BACKENDS
-from .base import AppStore, StoreUnavailable
+from .base import DATABASE_UNAVAILABLE, AppStore, StoreUnavailable
 from .engine import Backend, create_engine
 from .sql import SqlStore
 
@@ -58,6 +58,7 @@ def backend_names() -> list[str]:
 
 
 __all__ = [
+    "DATABASE_UNAVAILABLE",
     "AppStore",
     "FileStorage",
     "StoreUnavailable",

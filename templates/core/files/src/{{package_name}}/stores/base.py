@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from chatkit.errors import CustomStreamError
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, ThreadItem, ThreadMetadata, UserMessageItem
 from pydantic import TypeAdapter
@@ -45,8 +46,21 @@ ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 ATTACHMENT_ADAPTER: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 
 
-class StoreUnavailable(Exception):
-    """The database cannot be reached, or no connection became free within the pool time-out."""
+DATABASE_UNAVAILABLE = "The database is unavailable; retry shortly."
+"""What a stream's `error` event tells the user when the database fails it."""
+
+
+class StoreUnavailable(CustomStreamError):
+    """The database cannot be reached, or no connection became free within the pool time-out.
+
+    A ChatKit `CustomStreamError`: raised where ChatKit saves a streamed item, it ends the
+    stream with `DATABASE_UNAVAILABLE` (retryable) instead of an anonymous error and a
+    traceback. `str()` of it is the detail for the logs.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(DATABASE_UNAVAILABLE, allow_retry=True)
+        self.args = (detail,)
 
 
 @dataclass(frozen=True)
