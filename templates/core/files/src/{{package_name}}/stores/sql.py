@@ -21,6 +21,7 @@ from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
     Table,
     Text,
@@ -46,6 +47,7 @@ from .base import (
     OwnedAttachment,
     PoolState,
     StoreUnavailable,
+    TurnUsage,
     attachment_not_found,
     check_order,
     clamp_limit,
@@ -61,7 +63,7 @@ from .base import (
     parse_cursor,
     thread_not_found,
 )
-from .schema import Payload, SortTime, attachments, items, threads
+from .schema import Payload, SortTime, attachments, items, threads, usage
 
 logger = logging.getLogger(__name__)
 
@@ -374,6 +376,29 @@ class SqlStore(AppStore):
         )
         rows = await self._run(_all(stmt), writes=True)
         return [(RequestContext(user_id=r.user_id), load_attachment_json(r.data)) for r in rows]
+
+    # --- usage ---------------------------------------------------------------------------
+
+    async def record_usage(self, turn: TurnUsage, context: RequestContext) -> None:
+        _refuse_nul(turn.thread_id, context.user_id)
+        # One INSERT, refused (no row) when the thread is another user's. A thread deleted
+        # meanwhile still gets its row: the tokens were used.
+        foreign_thread = exists().where(
+            threads.c.id == turn.thread_id, threads.c.user_id != context.user_id
+        )
+        row = select(
+            literal(context.user_id, Text),
+            literal(turn.thread_id, Text),
+            literal(turn.model, Text),
+            literal(turn.input_tokens, Integer),
+            literal(turn.output_tokens, Integer),
+            literal(datetime.now(UTC), SortTime()),
+        ).where(~foreign_thread)
+        stmt = usage.insert().from_select(
+            ["user_id", "thread_id", "model", "input_tokens", "output_tokens", "created_at"], row
+        )
+        if await self._run(_first(stmt.returning(usage.c.seq)), writes=True) is None:
+            raise thread_not_found(turn.thread_id)
 
     # --- connections ---------------------------------------------------------------------
 
