@@ -57,8 +57,8 @@ from .metrics import Metrics
 from .model_limits import ModelUnavailable
 from .request_checks import check_request
 from .request_log import annotate
-from .stores.base import AppStore, TurnUsage
 from .stopped import SAVE_SECONDS, stopped_marker
+from .stores.base import AppStore, TurnUsage
 from .titles import TitleGenerator
 from .widgets.approval import ApprovalStatus
 

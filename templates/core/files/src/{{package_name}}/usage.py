@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from .settings import SettingsError, load_settings
+from .stores import backend_for
 from .stores.migrate import engine_for
 from .stores.schema import usage
 
@@ -155,7 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.error(str(exc))
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        backend_for(settings.database_url)
+    except (SettingsError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
     report = usage_report(

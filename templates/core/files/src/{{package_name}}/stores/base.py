@@ -1,8 +1,8 @@
 """What every database backend shares: the `AppStore` base class and its helpers.
 
 The store (`sql.SqlStore`) implements the twelve `chatkit.store.Store` methods plus
-`initialize`, `ping`, `close`, `request_scope` and `record_usage`, and relies on the helpers here for
-serialization, cursors and timestamps.
+`initialize`, `ping`, `close`, `request_scope` and `record_usage`, and relies on the helpers
+here for serialization, cursors and timestamps.
 """
 
 from __future__ import annotations
