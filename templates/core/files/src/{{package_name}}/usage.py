@@ -139,8 +139,13 @@ def parser() -> argparse.ArgumentParser:
         prog=f"python -m {__package__}.usage",
         description="Print the model tokens used per user over whole UTC days.",
     )
-    command.add_argument("--since", type=parse_day, required=True, help="first day, YYYY-MM-DD")
-    command.add_argument("--until", type=parse_day, help="last day (default: up to now)")
+    day = "YYYY-MM-DD"
+    command.add_argument(
+        "--since", type=parse_day, metavar=day, required=True, help="the first day counted"
+    )
+    command.add_argument(
+        "--until", type=parse_day, metavar=day, help="the last day counted (default: up to now)"
+    )
     command.add_argument("--user", help="only this user id")
     command.add_argument("--by-thread", action="store_true", help="one line per user and thread")
     return command
