@@ -107,7 +107,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         model_name: str = "-",
     ) -> None:
         super().__init__(store, attachment_store)
-        self._usage_store = store
+        self._usage_store = store  # `self.store` is typed as the SDK's `Store`, without usage
         self.actions = actions
         self._agent = agent
         self._titles = titles
