@@ -20,7 +20,7 @@ from agents import (
 from chatkit.actions import Action
 from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
-from chatkit.store import AttachmentStore, NotFoundError, Store
+from chatkit.store import AttachmentStore, NotFoundError
 from chatkit.types import (
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
@@ -60,6 +60,7 @@ from .request_checks import check_request
 from .request_log import annotate
 from .stopped import SAVE_SECONDS, stopped_marker
 from .stores import StoreUnavailable
+from .stores.base import AppStore, TurnUsage
 from .titles import TitleGenerator
 from .widgets.approval import ApprovalStatus
 
@@ -92,7 +93,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
 
     def __init__(
         self,
-        store: Store[RequestContext],
+        store: AppStore,
         attachment_store: AttachmentStore[RequestContext] | None,
         *,
         agent: Agent[ChatAgentContext],
@@ -108,6 +109,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         model_name: str = "-",
     ) -> None:
         super().__init__(store, attachment_store)
+        self._usage_store = store  # `self.store` is typed as the SDK's `Store`, without usage
         self.actions = actions
         self._agent = agent
         self._titles = titles
@@ -444,7 +446,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             async for event in events:
                 yield event
             finished = True
-            await self._record_usage(result, context)
+            await self._record_usage(thread, result, context)
         finally:
             if not finished:
                 # The stream was cancelled (the user pressed stop or left): stop the run, and
@@ -460,11 +462,14 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             for event in approvals.pause_events(widget, hidden):
                 yield event
 
-    async def _record_usage(self, result: RunResultStreaming, context: RequestContext) -> None:
-        """Count a completed run's tokens: in the metrics and in the user's daily budget.
+    async def _record_usage(
+        self, thread: ThreadMetadata, result: RunResultStreaming, context: RequestContext
+    ) -> None:
+        """Count a completed run's tokens: in the metrics, the user's daily budget, and the
+        database's `usage` table (`python -m <package>.usage` reports it).
 
-        The answer is already sent: a counter that cannot be reached loses these tokens (logged)
-        rather than turning the answer into an error.
+        The answer is already sent: a counter or a database that cannot be reached loses these
+        tokens (logged) rather than turning the answer into an error.
         """
         usage = result.context_wrapper.usage
         self._metrics.tokens(self._model_name, usage.input_tokens, usage.output_tokens)
@@ -473,6 +478,11 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
                 await self._limiter.record_tokens(context.user_id, usage.total_tokens)
             except Exception:
                 logger.warning("Could not count the tokens of a turn", exc_info=True)
+        turn = TurnUsage(thread.id, self._model_name, usage.input_tokens, usage.output_tokens)
+        try:
+            await self._usage_store.record_usage(turn, context)
+        except Exception:
+            logger.warning("Could not store the token usage of a turn", exc_info=True)
 
     def _agent_context(self, thread: ThreadMetadata, context: RequestContext) -> ChatAgentContext:
         # One context for the run and the stream, so events streamed by tools reach the client.

@@ -1,8 +1,8 @@
 """What every database backend shares: the `AppStore` base class and its helpers.
 
 The store (`sql.SqlStore`) implements the twelve `chatkit.store.Store` methods plus
-`initialize`, `ping`, `close` and `request_scope`, and relies on the helpers here for
-serialization, cursors and timestamps.
+`initialize`, `ping`, `close`, `request_scope` and `record_usage`, and relies on the helpers
+here for serialization, cursors and timestamps.
 """
 
 from __future__ import annotations
@@ -76,6 +76,16 @@ class PoolState:
 
 
 @dataclass(frozen=True)
+class TurnUsage:
+    """The model tokens one answered turn used, as the Agents SDK counted them."""
+
+    thread_id: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True)
 class Cursor:
     """Where a page ended: the last row's id and, unless the client sent a bare id, its position."""
 
@@ -139,6 +149,13 @@ class AppStore(Store[RequestContext]):
         """Delete the records of attachments never sent in a message, created before `older_than`.
 
         Every user's; returns them with their owner, so their bytes can be deleted too.
+        """
+
+    @abstractmethod
+    async def record_usage(self, turn: TurnUsage, context: RequestContext) -> None:
+        """Store the tokens of one of the caller's turns, now (one row; kept with no thread).
+
+        The row is always the caller's; `NotFoundError` if the thread is another user's.
         """
 
     def generate_thread_id(self, context: RequestContext) -> str:

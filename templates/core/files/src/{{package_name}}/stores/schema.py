@@ -1,5 +1,8 @@
 """The store's tables as SQLAlchemy Core metadata: the one description of the schema.
 
+Threads, their items and attachment records belong to their user and go with their thread;
+`usage` keeps the tokens of every answered turn, and stays when its thread is deleted.
+
 Alembic compares the database with `metadata` (`alembic revision --autogenerate`); the store
 builds its queries from these tables. Column types follow the first schema the store created,
 so databases written by earlier versions stay valid: PostgreSQL keeps payloads as JSONB and
@@ -99,6 +102,21 @@ attachments = Table(
     Column("created_at", SortTime, nullable=False),
     Column("data", Payload, nullable=False),
     Index("attachments_by_thread", "thread_id", "user_id"),
+)
+
+# Tokens are accounting: `thread_id` is no foreign key, so a deleted thread leaves its usage.
+usage = Table(
+    "usage",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("user_id", Text, nullable=False),
+    Column("thread_id", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("created_at", SortTime, nullable=False),
+    Index("usage_by_user", "user_id", "created_at"),
+    Index("usage_by_time", "created_at"),
 )
 
 # dialect: PostgreSQL statistics (no SQLAlchemy construct). A thread has one owner; without

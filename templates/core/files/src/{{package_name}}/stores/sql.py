@@ -28,6 +28,7 @@ from .base import (
     OwnedAttachment,
     PoolState,
     StoreUnavailable,
+    TurnUsage,
     attachment_not_found,
     check_order,
     clamp_limit,
@@ -287,6 +288,21 @@ class SqlStore(AppStore):
         orphans = _all(self._sql.delete_orphan_attachments, {"older_than": older_than})
         rows = await self._run(orphans, writes=True)
         return [(RequestContext(user_id=r.user_id), load_attachment_json(r.data)) for r in rows]
+
+    # --- usage ---------------------------------------------------------------------------
+
+    async def record_usage(self, turn: TurnUsage, context: RequestContext) -> None:
+        _refuse_nul(turn.thread_id, context.user_id)
+        values = {
+            "user_id": context.user_id,
+            "thread_id": turn.thread_id,
+            "model": turn.model,
+            "input_tokens": turn.input_tokens,
+            "output_tokens": turn.output_tokens,
+            "created_at": datetime.now(UTC),
+        }
+        if await self._run(_first(self._sql.record_usage, values), writes=True) is None:
+            raise thread_not_found(turn.thread_id)
 
     # --- connections ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
     Table,
     Text,
@@ -30,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert
 
 from .base import Order
-from .schema import Payload, SortTime, attachments, items, threads
+from .schema import Payload, SortTime, attachments, items, threads, usage
 
 Insert = postgresql.Insert | sqlite.Insert
 
@@ -76,6 +77,8 @@ class Statements:
     load_attachment: Select[Any]  # id, user_id
     delete_attachment: ReturningDelete[Any]  # id, user_id
     delete_orphan_attachments: ReturningDelete[Any]  # older_than
+    record_usage: ReturningInsert[Any]
+    # user_id, thread_id, model, input_tokens, output_tokens, created_at
 
 
 def build_statements(dialect: str) -> Statements:
@@ -137,6 +140,21 @@ def build_statements(dialect: str) -> Statements:
         where=attachments.c.user_id == save_attachment.excluded.user_id,
     )
 
+    # One INSERT, refused (no row) when the thread is another user's. A thread deleted meanwhile
+    # still gets its row: the tokens were used.
+    foreign_thread = exists().where(threads.c.id == thread_id, threads.c.user_id != user)
+    usage_row = select(
+        user,
+        thread_id,
+        bindparam("model", type_=Text),
+        bindparam("input_tokens", type_=Integer),
+        bindparam("output_tokens", type_=Integer),
+        bindparam("created_at", type_=SortTime()),
+    ).where(~foreign_thread)
+    record_usage = usage.insert().from_select(
+        ["user_id", "thread_id", "model", "input_tokens", "output_tokens", "created_at"], usage_row
+    )
+
     item_owner = [items.c.thread_id == thread_id, items.c.user_id == user]
     return Statements(
         save_thread=save_thread.returning(threads.c.seq),
@@ -167,6 +185,7 @@ def build_statements(dialect: str) -> Statements:
             attachments.c.created_at < bindparam("older_than", type_=SortTime()),
         )
         .returning(attachments.c.user_id, attachments.c.data),
+        record_usage=record_usage.returning(usage.c.seq),
     )
 
 
