@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from chatkit.agents import AgentContext
+if TYPE_CHECKING:
+    from chatkit.agents import AgentContext
 
 
 @dataclass(frozen=True)
@@ -20,5 +21,18 @@ class RequestContext:
     locale: str | None = None
 
 
-ChatAgentContext: TypeAlias = AgentContext[RequestContext]
-"""The context agents and tools receive (`ctx.context` inside a tool)."""
+if TYPE_CHECKING:
+    ChatAgentContext: TypeAlias = AgentContext[RequestContext]
+    """The context agents and tools receive (`ctx.context` inside a tool)."""
+
+
+def __getattr__(name: str) -> Any:
+    # `ChatAgentContext` is built on first import of it: the Agents SDK takes seconds to import,
+    # and the store, `python -m ...stores.migrate` and `python -m ...usage` need none of it.
+    if name == "ChatAgentContext":
+        from chatkit.agents import AgentContext
+
+        alias = AgentContext[RequestContext]
+        globals()[name] = alias
+        return alias
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
