@@ -101,6 +101,18 @@ def run_checked(
     return completed.stdout
 
 
+@pytest.fixture(scope="session", autouse=True)
+def mypy_cache_per_worker(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One mypy cache for every mypy run of this worker (they run one after another).
+
+    The generated projects share their third-party packages (same versions), whose analysis is
+    most of a cold run: measured, 31 s cold, 1.9 s for another project on the warm cache. mypy
+    keys its cache by module and content, not by path, so each project's own modules are still
+    checked anew.
+    """
+    os.environ["MYPY_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "mypy-cache")
+
+
 def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A temporary folder shared by every xdist worker of this test session."""
     base = tmp_path_factory.getbasetemp()
