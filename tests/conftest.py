@@ -101,6 +101,20 @@ def run_checked(
     return completed.stdout
 
 
+#: Slowest tiers first: with two workers, a long test started last leaves the other idle.
+_TIER_ORDER = ("docker", "faults", "replicas", "generated", "bench", "release", "e2e", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the slow tiers first (the order is the same on every xdist worker)."""
+
+    def tier(item: pytest.Item) -> int:
+        names = {marker.name for marker in item.iter_markers()}
+        return next((n for n, name in enumerate(_TIER_ORDER) if name in names), len(_TIER_ORDER))
+
+    items.sort(key=tier)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def mypy_cache_per_worker(tmp_path_factory: pytest.TempPathFactory) -> None:
     """One mypy cache for every mypy run of this worker (they run one after another).
