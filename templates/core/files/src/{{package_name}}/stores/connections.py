@@ -139,6 +139,9 @@ class ThreadConnections:
             self._threads = None
 
     async def _take_permit(self) -> None:
+        if not self._permits.locked():
+            await self._permits.acquire()  # one is free: taken at once
+            return
         try:
             async with asyncio.timeout(self._pool_timeout):
                 await self._permits.acquire()
