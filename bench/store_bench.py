@@ -166,8 +166,16 @@ def database_url(backend: str) -> Iterator[str]:
 
 
 def admin_sql(admin_url: str, statement: str) -> None:
-    """Run one statement outside a transaction with the project's driver (asyncpg)."""
-    import asyncpg
+    """Run one statement outside a transaction with the project's driver: asyncpg, or psycopg
+    in projects from before the SQLAlchemy store."""
+    try:
+        import asyncpg  # type: ignore[import-not-found]
+    except ImportError:
+        import psycopg  # type: ignore[import-not-found]
+
+        with psycopg.connect(admin_url, autocommit=True) as sync_conn:
+            sync_conn.execute(statement)
+        return
 
     async def run() -> None:
         conn = await asyncpg.connect(dsn=admin_url)
