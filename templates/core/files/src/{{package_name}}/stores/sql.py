@@ -113,7 +113,7 @@ class SqlStore(AppStore):
     async def ping(self) -> None:
         await self.initialize()
         try:
-            await self._connections.run(_Call(), _select_one, end=True)
+            await self._connections.run(_Call(), _select_one, end=True, reads_only=True)
         except DBAPIError as error:
             raise StoreUnavailable("The database does not answer") from error
 
@@ -356,7 +356,9 @@ class SqlStore(AppStore):
         """
         await self.initialize()
         scope = self._scope()
-        if not writes or self._write_turn is None:
+        if not writes:
+            return await self._attempt(work, scope, reads_only=True)
+        if self._write_turn is None:
             return await self._attempt(work, scope)
         if scope is None:
             async with self._write_turn:
@@ -366,12 +368,16 @@ class SqlStore(AppStore):
             scope.writing = True
         return await self._attempt(work, scope)
 
-    async def _attempt(self, work: SyncWork[T], scope: _Scope | None) -> T:
+    async def _attempt(
+        self, work: SyncWork[T], scope: _Scope | None, *, reads_only: bool = False
+    ) -> T:
         holder = scope if scope is not None else _Call()
         for attempt in (1, 2):
             fresh = holder.connection is None
             try:
-                return await self._connections.run(holder, work, end=scope is None)
+                return await self._connections.run(
+                    holder, work, end=scope is None, reads_only=reads_only
+                )
             except DBAPIError as error:
                 if not error.connection_invalidated:
                     raise
