@@ -56,6 +56,9 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent writers")
     parser.add_argument("--baseline", metavar="REF", help="also bench the tool at git REF")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="with --baseline: alternate the two this many times"
+    )
     parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
     args = parser.parse_args()
     # Every user, and every thread with items, needs a few full pages.
@@ -77,9 +80,16 @@ def main() -> None:
             if baseline_tool is None:
                 report(run_in_project(REPO, backend, args.rows, args.concurrency))
                 continue
-            before = run_in_project(baseline_tool, backend, args.rows, args.concurrency)
-            after = run_in_project(REPO, backend, args.rows, args.concurrency)
-            compare(args.baseline, before, after)
+            with project_of(baseline_tool, backend) as old, project_of(REPO, backend) as new:
+                befores: list[dict[str, Any]] = []
+                afters: list[dict[str, Any]] = []
+                for round_ in range(args.rounds):
+                    # Alternate which goes first, so that a drift of the machine's load
+                    # falls on both sides.
+                    order = [(old, befores), (new, afters)]
+                    for project, results in order if round_ % 2 == 0 else order[::-1]:
+                        results.append(run_worker(project, backend, args.rows, args.concurrency))
+            compare(args.baseline, median_of(befores), median_of(afters), args.rounds)
 
 
 @contextmanager
@@ -100,37 +110,64 @@ def tool_at(ref: str | None) -> Iterator[Path | None]:
             subprocess.run([*git, "remove", "--force", str(checkout)], check=True)
 
 
-def run_in_project(tool: Path, backend: str, rows: int, concurrency: int) -> dict[str, Any]:
-    """Render a project for `backend` with the tool in `tool`, install it, and run the worker in
-    its environment."""
+@contextmanager
+def project_of(tool: Path, backend: str) -> Iterator[Path]:
+    """A project for `backend` rendered by the tool in `tool`, installed, deleted after."""
     with tempfile.TemporaryDirectory(prefix=f"store-bench-{backend}-") as tmp:
         project = Path(tmp) / "bench-app"
         new = ["uv", "run", "--quiet", "--project", str(tool), "python", "-m", "chatkit_scaffold"]
         new += ["new", "bench-app", "-y", "-o", str(project), "--database", backend]
         subprocess.run([*new, "--file-store", "none"], cwd=tool, check=True, capture_output=True)
         subprocess.run(["uv", "sync", "--quiet", "--no-dev"], cwd=project, check=True)
-        completed = subprocess.run(
-            [
-                str(project / ".venv" / "bin" / "python"),
-                str(Path(__file__).resolve()),
-                "--worker",
-                backend,
-                "--rows",
-                str(rows),
-                "--concurrency",
-                str(concurrency),
-            ],
-            cwd=project,
-            check=True,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        yield project
+
+
+def run_in_project(tool: Path, backend: str, rows: int, concurrency: int) -> dict[str, Any]:
+    """Render a project for `backend` with the tool in `tool` and run the worker in it."""
+    with project_of(tool, backend) as project:
+        return run_worker(project, backend, rows, concurrency)
+
+
+def run_worker(project: Path, backend: str, rows: int, concurrency: int) -> dict[str, Any]:
+    """This script as a worker in `project`'s environment, on a fresh database."""
+    completed = subprocess.run(
+        [
+            str(project / ".venv" / "bin" / "python"),
+            str(Path(__file__).resolve()),
+            "--worker",
+            backend,
+            "--rows",
+            str(rows),
+            "--concurrency",
+            str(concurrency),
+        ],
+        cwd=project,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     return result
 
 
-def compare(ref: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+def median_of(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per figure, the median over rounds (of the rates, and of the p50s)."""
+    first = results[0]
+    return {
+        "inserts_per_second": {
+            name: statistics.median(r["inserts_per_second"][name] for r in results)
+            for name in first["inserts_per_second"]
+        },
+        "latency_ms": {
+            name: {"p50": statistics.median(r["latency_ms"][name]["p50"] for r in results)}
+            for name in first["latency_ms"]
+        },
+    }
+
+
+def compare(ref: str, before: dict[str, Any], after: dict[str, Any], rounds: int) -> None:
     """Baseline and current figures side by side, with current / baseline."""
+    print(f"  medians of {rounds} round(s), baseline and current alternating")
     print(f"  {'figure':<35} {ref:>12} {'current':>12} {'ratio':>7}")
     for name, rate in after["inserts_per_second"].items():
         old = before["inserts_per_second"][name]
