@@ -160,12 +160,25 @@ class ThreadConnections:
             raise StoreUnavailable("No database connection became free in time") from error
 
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` in a worker thread, waited for to its end even when this task is
+        cancelled meanwhile (a client gone): the thread runs it to the end anyway, and the
+        holder's connection and permit must be settled before the cancellation goes on."""
         if self._threads is None:
             self._threads = ThreadPoolExecutor(self._size, thread_name_prefix="database")
         # The thread sees this task's context (the trace a statement's span belongs to).
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, context.run, function, *args)
+        hop = loop.run_in_executor(self._threads, context.run, function, *args)
+        cancelled = False
+        while not hop.done():
+            try:
+                await asyncio.wait({hop})
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            hop.exception()  # retrieved: the cancellation is what goes on
+            raise asyncio.CancelledError
+        return hop.result()
 
     def _call(self, holder: Holder, work: SyncWork[T], end: bool) -> T:
         if holder.connection is None:
