@@ -50,10 +50,10 @@ def version() -> dict[str, str]:
 def user_layout(generated: str) -> str:
     """The user's own layout of the generated dependency array: two-space indent, the
     requirements in reverse order, and comments of theirs."""
-    requirements = [line.strip() for line in generated.splitlines()[1:] if line.strip()]
+    requirements = [line.strip() for line in generated.splitlines() if line.strip().startswith('"')]
     lines = ["dependencies = [", "  # ours: newest first (see ops#12)"]
     lines += [f"  {requirement}" for requirement in reversed(requirements)]
-    return "\n".join([*lines, "  # end of ours", "]"])
+    return "\n".join([*lines, "]"])
 
 
 def tree_hash(root: Path) -> str:
