@@ -85,6 +85,9 @@ class Session:
         self.page.screenshot(path=str(self.shots / f"{name}.png"))
 
     def send(self, text: str) -> None:
+        # As a user would: once Send is enabled. An answer's last item can be done while its
+        # stream is still closing, and a message sent then is refused by the page.
+        expect(self.page.locator("#send")).to_be_enabled()
         self.page.fill("#message", text)
         self.page.keyboard.press("Enter")
 
