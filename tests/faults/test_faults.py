@@ -15,7 +15,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +75,26 @@ def rss_mib(server: ServerProcess) -> float:
                     largest = max(largest, int(line.split()[1]))
     assert largest, "no process of the server's group"
     return largest / 1024
+
+
+def slow_answers_under_way(
+    pool: ThreadPoolExecutor, url: str, count: int
+) -> list[Future[dict[str, Any]]]:
+    """`count` conversations with the slow model, returned once every user message is
+    acknowledged (stored) and the answers are under way."""
+    acknowledged: queue.Queue[None] = queue.Queue()
+    futures = [
+        pool.submit(
+            converse,
+            url,
+            f"Long {SLOW_MARKER} {n}",
+            on_acknowledged=lambda: acknowledged.put(None),
+        )
+        for n in range(count)
+    ]
+    for _ in range(count):
+        acknowledged.get(timeout=30)
+    return futures
 
 
 def converse(
@@ -316,19 +336,8 @@ def test_kill_9_mid_stream_loses_no_acknowledged_message(app: App, backend: str)
         first.start()
         try:
             row.rss_before_mib = rss_mib(first)
-            acknowledged: queue.Queue[None] = queue.Queue()
             with ThreadPoolExecutor(max_workers=10) as pool:
-                futures = [
-                    pool.submit(
-                        converse,
-                        first.url,
-                        f"Long {SLOW_MARKER} {n}",
-                        on_acknowledged=lambda: acknowledged.put(None),
-                    )
-                    for n in range(10)
-                ]
-                for _ in range(10):  # every user message acknowledged, the answers under way
-                    acknowledged.get(timeout=30)
+                futures = slow_answers_under_way(pool, first.url, 10)
                 row.rss_after_mib = rss_mib(first)  # just before the kill
                 assert first._process is not None
                 os.killpg(first._process.pid, signal.SIGKILL)
@@ -407,19 +416,8 @@ def test_database_unavailable_then_back(shared: Shared) -> None:
     row.rss_before_mib = rss_mib(server)
     before = converse(server.url, "Before the outage")
     assert before["error"] is None and before["text"], before
-    acknowledged: queue.Queue[None] = queue.Queue()
     with ThreadPoolExecutor(max_workers=16) as pool:
-        in_flight = [
-            pool.submit(
-                converse,
-                server.url,
-                f"Long {SLOW_MARKER} {n}",
-                on_acknowledged=lambda: acknowledged.put(None),
-            )
-            for n in range(5)
-        ]
-        for _ in range(5):  # the user messages saved, the answers under way
-            acknowledged.get(timeout=30)
+        in_flight = slow_answers_under_way(pool, server.url, 5)
         proxy.cut()
         cut_at = time.monotonic()
         listed = [pool.submit(timed_list, server.url) for _ in range(5)]
