@@ -46,7 +46,7 @@ from .base import (
 )
 from .connections import SyncWork, connections_for
 from .engine import AnyEngine
-from .statements import Pages, build_statements
+from .statements import PageKind, Pages, build_statements
 
 logger = logging.getLogger(__name__)
 
@@ -312,6 +312,7 @@ class SqlStore(AppStore):
         """Up to `limit + 1` rows of `owner` after the cursor `after`, and the clamped limit."""
         limit, direction = clamp_limit(limit), check_order(order)
         params = {**owner, "limit": limit + 1}
+        kind: PageKind
         if after is None:
             kind = "first"
         else:

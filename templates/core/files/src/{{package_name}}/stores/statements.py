@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -41,9 +41,8 @@ INSERTS: dict[str, Callable[[Table], Insert]] = {
     "sqlite": sqlite.insert,
 }
 
-PageKind = str
-"""`first` (no cursor), `position` (a cursor with the row's position) or `row` (a bare id)."""
-PAGE_KINDS: tuple[PageKind, ...] = ("first", "position", "row")
+PageKind = Literal["first", "position", "row"]
+"""No cursor, a cursor with its row's position, or a bare row id."""
 
 
 @dataclass(frozen=True)
