@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..file_storage import FileStorage
 from .backends import BACKENDS
 from .base import DATABASE_UNAVAILABLE, AppStore, StoreUnavailable
-from .engine import Backend, create_engine
+from .engine import Backend, create_engine, loop_reads
 from .sql import SqlStore
 
 
@@ -32,7 +32,11 @@ def create_store(
         raise ValueError(f"The database pool size must be at least 1, got {pool_size}")
     engine = create_engine(backend, database_url, pool_size=pool_size, pool_timeout=pool_timeout)
     return SqlStore(
-        engine, pool_timeout=pool_timeout, single_writer=backend.single_writer, files=files
+        engine,
+        pool_timeout=pool_timeout,
+        single_writer=backend.single_writer,
+        loop_reads=loop_reads(backend, database_url),
+        files=files,
     )
 
 

@@ -5,14 +5,16 @@ A store call is one `run()`: take a connection unless the caller's holder (a req
 has one, run the call's statements (a plain function of a SQLAlchemy `Connection`), and when
 the call ends the unit of work, commit and give the connection back. With a synchronous driver
 (SQLite's `sqlite3`) all of that is one hop to a worker thread, where an async adapter of the
-same driver hops for every cursor operation.
+same driver hops for every cursor operation; and a read that needs no connection of its own
+runs on the event loop itself when the database declares how (`loop_reads`), since the hop
+would cost more than the read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -58,15 +60,22 @@ class Connections(Protocol):
         """Commit (if asked) and give back `holder`'s connection, if it has one."""
         ...
 
+    async def open(self) -> None:
+        """Open the connections kept outside the pool, if any (at start-up, while it is free)."""
+        ...
+
     async def close(self) -> None:
         """Close every pooled connection; the next call opens new ones."""
         ...
 
 
-def connections_for(engine: AnyEngine, *, pool_timeout: float) -> Connections:
+def connections_for(
+    engine: AnyEngine, *, pool_timeout: float, loop_reads: Sequence[str] = ()
+) -> Connections:
+    """`loop_reads`: see `ThreadConnections` (an async driver reads on the loop anyway)."""
     if isinstance(engine, AsyncEngine):
         return AsyncConnections(engine)
-    return ThreadConnections(engine, pool_timeout=pool_timeout)
+    return ThreadConnections(engine, pool_timeout=pool_timeout, loop_reads=loop_reads)
 
 
 class AsyncConnections:
@@ -105,6 +114,9 @@ class AsyncConnections:
         finally:
             await connection.close()
 
+    async def open(self) -> None:
+        pass
+
     async def close(self) -> None:
         await dispose(self.engine)
 
@@ -115,18 +127,38 @@ class ThreadConnections:
     As many threads as the pool has connections, and a connection is only taken by a call that
     holds one of as many permits: a hop never waits in the pool for a connection that a request
     between two calls holds, so threads cannot all be stuck while those requests wait for one.
+
+    With `loop_reads` (the statements that make a connection fit for it: read-only, never
+    waiting for a lock), one more connection, outside the pool, serves the event loop: a read
+    whose holder has no connection runs on it without a hop. A read that fails there (the
+    database busy, the connection lost) runs again in a worker thread, where it may wait.
     """
 
-    def __init__(self, engine: Engine, *, pool_timeout: float) -> None:
+    def __init__(
+        self, engine: Engine, *, pool_timeout: float, loop_reads: Sequence[str] = ()
+    ) -> None:
         self.engine = engine
+        self._loop_reads = tuple(loop_reads)
         self._size = max(1, getattr(engine.pool, "size", lambda: 1)())
         self._pool_timeout = pool_timeout
         self._permits = asyncio.Semaphore(self._size)
         self._threads: ThreadPoolExecutor | None = None
+        self._reader: Connection | None = None
+        self._reader_opening = asyncio.Lock()
 
     async def run(
         self, holder: Holder, work: SyncWork[T], *, end: bool, reads_only: bool = False
     ) -> T:
+        if reads_only and holder.connection is None and self._loop_reads:
+            reader = self._reader or await self._open_reader()
+            if reader is not None:
+                try:
+                    return work(reader)
+                except DBAPIError as error:
+                    if error.connection_invalidated:
+                        self._drop_reader()
+                    else:
+                        reader.rollback()  # nothing to undo: resets SQLAlchemy's state
         if holder.connection is None:
             await self._take_permit()
         try:
@@ -143,7 +175,12 @@ class ThreadConnections:
         finally:
             self._permits.release()
 
+    async def open(self) -> None:
+        if self._loop_reads:
+            await self._open_reader()
+
     async def close(self) -> None:
+        self._drop_reader()
         await dispose(self.engine)
         if self._threads is not None:
             self._threads.shutdown(wait=False)
@@ -158,6 +195,39 @@ class ThreadConnections:
                 await self._permits.acquire()
         except TimeoutError as error:
             raise StoreUnavailable("No database connection became free in time") from error
+
+    async def _open_reader(self) -> Connection | None:
+        """The event loop's connection, opened in a worker thread (connecting may wait for a
+        lock) with a connection of the pool that then leaves it; None when it cannot be set up
+        for reads (the read then goes to a thread)."""
+        async with self._reader_opening:
+            if self._reader is None:
+                await self._take_permit()
+                try:
+                    await self._in_thread(self._open_reader_now)
+                except DBAPIError:
+                    return None
+                finally:
+                    self._permits.release()
+            return self._reader
+
+    def _open_reader_now(self) -> None:
+        connection = _taken_now(self.engine.connect)
+        try:
+            # Each read is its own statement: no transaction keeps a snapshot between reads.
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.detach()  # set up for reads only: it must never serve a writer
+            for statement in self._loop_reads:
+                connection.exec_driver_sql(statement)
+        except DBAPIError:
+            connection.close()
+            raise
+        self._reader = connection  # set here, so a cancelled opener does not lose it
+
+    def _drop_reader(self) -> None:
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            reader.close()  # detached: closed for good
 
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` in a worker thread, waited for to its end even when this task is

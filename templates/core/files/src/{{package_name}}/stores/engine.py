@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 from sqlalchemy.util import await_only
@@ -60,6 +60,20 @@ class Backend:
     """Text of the error an `on_connect` statement raises while another connection holds the
     database (SQLite switches a new file to WAL only when it is alone, without waiting): the
     statement is tried again until the pool time-out."""
+    loop_reads: Sequence[str] = ()
+    """With a synchronous driver: statements that make a connection fit to read on the event
+    loop itself (read-only, never waiting for a lock). Given, the store keeps one more
+    connection, outside the pool, for those reads (`connections.py`); a file database only."""
+
+
+def loop_reads(backend: Backend, database_url: str) -> Sequence[str]:
+    """The statements of `backend.loop_reads` where they apply to `database_url`, else none.
+
+    Not for `:memory:`: each connection would be a database of its own.
+    """
+    if not backend.threaded or _in_memory(backend, make_url(_with_driver(backend, database_url))):
+        return ()
+    return backend.loop_reads
 
 
 def create_engine(
@@ -72,14 +86,14 @@ def create_engine(
     store retries once.
     """
     _, _, rest = database_url.partition("://")
-    url = make_url(f"{backend.driver}://{rest}")
+    url = make_url(_with_driver(backend, database_url))
     connect_args = dict(backend.connect_args)
     if backend.connect_timeout_arg:
         connect_args[backend.connect_timeout_arg] = pool_timeout
     if backend.dsn_arg:
         connect_args[backend.dsn_arg] = f"{backend.driver.partition('+')[0]}://{rest}"
         url = url.set(query={})
-    memory = backend.file and url.database in (None, "", MEMORY)
+    memory = _in_memory(backend, url)
     if backend.file and not memory and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     if memory:
@@ -144,6 +158,15 @@ async def dispose(engine: AnyEngine) -> None:
         await engine.dispose()
     else:
         await asyncio.to_thread(engine.dispose)
+
+
+def _with_driver(backend: Backend, database_url: str) -> str:
+    _, _, rest = database_url.partition("://")
+    return f"{backend.driver}://{rest}"
+
+
+def _in_memory(backend: Backend, url: URL) -> bool:
+    return backend.file and url.database in (None, "", MEMORY)
 
 
 def _execute_when_free(

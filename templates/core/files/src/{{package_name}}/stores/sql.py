@@ -84,13 +84,17 @@ class SqlStore(AppStore):
         *,
         pool_timeout: float,
         single_writer: bool = False,
+        loop_reads: Sequence[str] = (),
         files: FileStorage | None = None,
     ) -> None:
         super().__init__(files)
         self.engine = engine
-        self._connections = connections_for(engine, pool_timeout=pool_timeout)
+        self._connections = connections_for(
+            engine, pool_timeout=pool_timeout, loop_reads=loop_reads
+        )
         # dialect: SQLite has one writer per file; the process's writes take turns here.
         self._write_turn = asyncio.Lock() if single_writer else None
+        self._pool_timeout = pool_timeout
         self._sql = build_statements(engine.dialect.name)
         self._migrated = False
         self._lock = asyncio.Lock()
@@ -106,6 +110,7 @@ class SqlStore(AppStore):
 
                 try:
                     await migrate(self.engine)
+                    await self._connections.open()
                 except (DBAPIError, OSError, TimeoutError, PoolTimeoutError) as error:
                     raise StoreUnavailable(f"The database cannot be reached: {error}") from error
                 self._migrated = True
@@ -113,7 +118,8 @@ class SqlStore(AppStore):
     async def ping(self) -> None:
         await self.initialize()
         try:
-            await self._connections.run(_Call(), _select_one, end=True, reads_only=True)
+            # Not `reads_only`: ready means a call gets a pooled connection in time.
+            await self._connections.run(_Call(), _select_one, end=True)
         except DBAPIError as error:
             raise StoreUnavailable("The database does not answer") from error
 
@@ -352,8 +358,8 @@ class SqlStore(AppStore):
 
         A connection found broken by its first statement is replaced and the work run again
         once (nothing was done on it yet); any other database outage is `StoreUnavailable`.
-        With a single writer, `writes` waits for the write turn (a scope keeps it until it
-        commits).
+        With a single writer, `writes` waits for the write turn, as long as for a connection at
+        most (a scope keeps it until it commits).
         """
         await self.initialize()
         scope = self._scope()
@@ -362,12 +368,23 @@ class SqlStore(AppStore):
         if self._write_turn is None:
             return await self._attempt(work, scope)
         if scope is None:
-            async with self._write_turn:
+            await self._take_turn(self._write_turn)
+            try:
                 return await self._attempt(work, scope)
+            finally:
+                self._write_turn.release()
         if not scope.writing:
-            await self._write_turn.acquire()
+            await self._take_turn(self._write_turn)
             scope.writing = True
         return await self._attempt(work, scope)
+
+    async def _take_turn(self, turn: asyncio.Lock) -> None:
+        """Wait for the write turn as for a connection: `StoreUnavailable` after the time-out."""
+        try:
+            async with asyncio.timeout(self._pool_timeout):
+                await turn.acquire()
+        except TimeoutError as error:
+            raise StoreUnavailable("No database connection became free in time") from error
 
     async def _attempt(
         self, work: SyncWork[T], scope: _Scope | None, *, reads_only: bool = False
