@@ -51,9 +51,13 @@ MAX_FEEDBACK_ITEMS = 100
 class Checked(Protocol):
     """The server being checked against: its store, attachment store, actions and overrides."""
 
-    store: Store[RequestContext]
     attachment_store: AttachmentStore[RequestContext] | None
     actions: ActionRegistry
+
+    @property
+    def store(self) -> Store[RequestContext]:
+        """The thread store (read-only here, so a server may hold a richer one)."""
+        ...
 
 
 Check = Callable[[Any, Checked, RequestContext], Awaitable[None]]

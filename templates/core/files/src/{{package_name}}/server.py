@@ -91,6 +91,8 @@ def parse_request(body: str | bytes | bytearray) -> ChatKitReq:
 class AppChatKitServer(ChatKitServer[RequestContext]):
     """Runs the entry agent on the thread's history and streams its answer to ChatKit."""
 
+    store: AppStore  # the SDK's `Store`, plus what this app keeps (token usage)
+
     def __init__(
         self,
         store: AppStore,
@@ -109,7 +111,6 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         model_name: str = "-",
     ) -> None:
         super().__init__(store, attachment_store)
-        self._usage_store = store  # `self.store` is typed as the SDK's `Store`, without usage
         self.actions = actions
         self._agent = agent
         self._titles = titles
@@ -480,7 +481,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
                 logger.warning("Could not count the tokens of a turn", exc_info=True)
         turn = TurnUsage(thread.id, self._model_name, usage.input_tokens, usage.output_tokens)
         try:
-            await self._usage_store.record_usage(turn, context)
+            await self.store.record_usage(turn, context)
         except Exception:
             logger.warning("Could not store the token usage of a turn", exc_info=True)
 

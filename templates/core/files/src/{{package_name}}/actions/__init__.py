@@ -50,7 +50,10 @@ P = TypeVar("P", bound=BaseModel)
 class Conversation(Protocol):
     """What an action handler may ask of the server."""
 
-    store: Store[RequestContext]
+    @property
+    def store(self) -> Store[RequestContext]:
+        """The thread store (read-only here, so a server may hold a richer one)."""
+        ...
 
     def answer(
         self, thread: ThreadMetadata, context: RequestContext
