@@ -79,7 +79,12 @@ def connections_for(
 
 
 class AsyncConnections:
-    """An async driver's connections, awaited on the event loop."""
+    """An async driver's connections, awaited on the event loop.
+
+    A call whose task is cancelled (a client gone) still runs its statements to their end and
+    gives its connection back before the cancellation goes on: an asyncpg statement cut short
+    leaves its connection mid-protocol, to be terminated, with errors nobody reads.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -87,23 +92,33 @@ class AsyncConnections:
     async def run(
         self, holder: Holder, work: SyncWork[T], *, end: bool, reads_only: bool = False
     ) -> T:
+        autocommit = end and reads_only and holder.connection is None
         if holder.connection is None:
             holder.connection = await _taken(self.engine.connect)
-            if end and reads_only:
-                # No BEGIN and no COMMIT: one round trip instead of three. The pool restores
-                # the isolation level when the connection comes back.
-                await holder.connection.execution_options(isolation_level="AUTOCOMMIT")
+        call = self._call(holder, work, end, autocommit=autocommit)
+        return await _to_the_end(asyncio.ensure_future(call))
+
+    async def end(self, holder: Holder, *, commit: bool) -> None:
+        if holder.connection is not None:
+            await _to_the_end(asyncio.ensure_future(self._end(holder, commit)))
+
+    async def _call(self, holder: Holder, work: SyncWork[T], end: bool, *, autocommit: bool) -> T:
         connection: AsyncConnection = holder.connection
         try:
+            if autocommit:
+                # No BEGIN and no COMMIT: one round trip instead of three. The pool restores
+                # the isolation level when the connection comes back.
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
             result = await connection.run_sync(work)
             if end:
                 await connection.commit()
             return result
         finally:
             if end:
-                await self.end(holder, commit=False)
+                await self._end(holder, commit=False)
 
-    async def end(self, holder: Holder, *, commit: bool) -> None:
+    @staticmethod
+    async def _end(holder: Holder, commit: bool) -> None:
         connection: AsyncConnection | None = holder.connection
         holder.connection = None
         if connection is None:
@@ -238,17 +253,7 @@ class ThreadConnections:
         # The thread sees this task's context (the trace a statement's span belongs to).
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
-        hop = loop.run_in_executor(self._threads, context.run, function, *args)
-        cancelled = False
-        while not hop.done():
-            try:
-                await asyncio.wait({hop})
-            except asyncio.CancelledError:
-                cancelled = True
-        if cancelled:
-            hop.exception()  # retrieved: the cancellation is what goes on
-            raise asyncio.CancelledError
-        return hop.result()
+        return await _to_the_end(loop.run_in_executor(self._threads, context.run, function, *args))
 
     def _call(self, holder: Holder, work: SyncWork[T], end: bool) -> T:
         if holder.connection is None:
@@ -276,6 +281,22 @@ class ThreadConnections:
 
 
 _UNREACHABLE = (DBAPIError, OSError, TimeoutError)
+
+
+async def _to_the_end(operation: asyncio.Future[T]) -> T:
+    """The result of `operation`, waited for to its end even when this task is cancelled
+    meanwhile; then the cancellation goes on."""
+    cancelled = False
+    while not operation.done():
+        try:
+            await asyncio.wait({operation})
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        if not operation.cancelled():
+            operation.exception()  # retrieved: the cancellation is what goes on
+        raise asyncio.CancelledError
+    return operation.result()
 
 
 async def _taken(connect: Callable[[], Any]) -> Any:
