@@ -57,16 +57,17 @@ from bench.seed import USER_TEXT, Layout
 from bench.servers import (
     PACKAGE,
     REPO,
-    Server,
     admin_sql,
+    bench_server,
+    chatkit_answers,
     clean_env,
     export,
-    free_port,
     generate,
     postgres_database,
     python_of,
 )
 from bench.stats import percentile
+from tests.e2e.server_process import ServerProcess, free_port
 
 SDK_DISTRIBUTIONS = ("openai-chatkit", "openai-agents", "openai", "pydantic", "fastapi", "uvicorn")
 #: The quickstart answers from the first 20 items of a thread (it loads them in ascending
@@ -238,7 +239,7 @@ PROFILE_SECONDS = 6.0
 class ProfiledSection:
     """Profiling of one server while the block runs (``bench.profiled``'s signals)."""
 
-    def __init__(self, server: Server, folder: Path, number: int) -> None:
+    def __init__(self, server: ServerProcess, folder: Path, number: int) -> None:
         self.server, self.dump = server, folder / f"{number}.prof"
 
     def __enter__(self) -> ProfiledSection:
@@ -290,7 +291,7 @@ class Bench:
             await self._two_processes()
         return self.results
 
-    async def profile(self, folder: Path, servers: dict[str, Server]) -> None:
+    async def profile(self, folder: Path, servers: dict[str, ServerProcess]) -> None:
         """cProfile each server on a few measures; write ``<folder>/<server>-<measure>.txt``."""
         sizes = self.config.layout.sizes
         wanted = {
@@ -487,12 +488,12 @@ def module_command(
 
 def app_server(
     name: str, project: Path, env: dict[str, str], logs: Path, profile: Path | None
-) -> Server:
+) -> ServerProcess:
     port = free_port()
     args = [f"{PACKAGE}.main:app", "--host", "127.0.0.1", "--port", str(port)]
     if profile is not None:
         env = {**env, "PYTHONPATH": str(REPO)}
-    return Server(
+    return bench_server(
         name,
         module_command(project, "uvicorn", args, profile and profile / name),
         cwd=project,
@@ -529,7 +530,7 @@ def run_bench(
     versions = sdk_versions(projects["sqlite"])
     with ExitStack() as stack:
         fake_port = free_port()
-        fake = Server(
+        fake = bench_server(
             "fake-model",
             [
                 sys.executable,
@@ -550,7 +551,7 @@ def run_bench(
             log_path=logs / "fake-model.log",
         )
         stack.callback(fake.stop)
-        fake.start()
+        fake.launch()
         database_url = stack.enter_context(postgres_database(projects["postgres"]))
         sqlite_url = f"sqlite:///{work / 'data' / 'app.db'}"
         progress("seeding the databases")
@@ -584,7 +585,7 @@ def run_bench(
         postgres = app_server("postgres", projects["postgres"], pg_env, logs, profile)
         second = app_server("postgres-2", projects["postgres"], pg_env, logs, None)
         quick_port = free_port()
-        quickstart = Server(
+        quickstart = bench_server(
             BASELINE,
             module_command(
                 projects["sqlite"],
@@ -596,7 +597,7 @@ def run_bench(
             env=clean_env({**model_env, "PYTHONPATH": str(REPO)}),
             port=quick_port,
             log_path=logs / "quickstart.log",
-            ready_path="/chatkit",
+            ready_check=chatkit_answers,
         )
         servers = [sqlite, postgres, second, quickstart]
         measured = [sqlite, postgres, quickstart]
@@ -605,12 +606,12 @@ def run_bench(
             previous = app_server(old, projects["sqlite-before"], clean_env(old_env), logs, profile)
             servers.append(previous)
             measured.insert(1, previous)
-        for server in servers:
-            stack.callback(server.stop)
-            server.start()
+        for process in servers:
+            stack.callback(process.stop)
+            process.launch()
         progress("starting the servers")
-        for server in [fake, *servers]:
-            server.wait_ready()
+        for process in [fake, *servers]:
+            process.wait_ready()
         targets = {s.name: Target(s.name, s.url, s.pid) for s in measured}
         second_target = Target(second.name, second.url, second.pid)
         bench = Bench(config, targets, second_target, fake.url)
@@ -619,9 +620,9 @@ def run_bench(
             asyncio.run(bench.profile(profile, {s.name: s for s in servers}))
             return None
         results = asyncio.run(bench.run())
-        for server in servers:
-            if server.process is not None and server.process.poll() is not None:
-                results.notes.append(f"{server.name} exited during the bench")
+        for process in servers:
+            if process.exited():
+                results.notes.append(f"{process.name} exited during the bench")
     extra = {
         "mode": config.mode,
         "config": asdict(config),

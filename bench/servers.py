@@ -8,23 +8,21 @@ its own process group and is always stopped, with its group, when the bench ends
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from tests.e2e.server_process import ServerProcess, health_answers
+
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "bench_app"
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 START_TIMEOUT_S = 600.0
-STOP_TIMEOUT_S = 15.0
 
 #: Variables of the bench's own environment that must not reach a project's processes.
 _LEAKY = (
@@ -121,91 +119,30 @@ def admin_sql(project: Path, statement: str, url: str = ADMIN_URL) -> None:
     run([python_of(project), "-c", script, url, statement], cwd=project)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def chatkit_answers(url: str) -> bool:
+    """The readiness check of a server without `/health` (the quickstart): `threads.list`."""
+    body = {"type": "threads.list", "params": {"limit": 1}}
+    return httpx.post(f"{url}/chatkit", json=body, timeout=5).status_code == 200
 
 
-class Server:
-    """A server process on 127.0.0.1: started, awaited until it answers, always stopped."""
-
-    def __init__(
-        self,
-        name: str,
-        command: Sequence[str],
-        *,
-        cwd: Path,
-        env: Mapping[str, str],
-        port: int,
-        log_path: Path,
-        ready_path: str = "/health",
-    ) -> None:
-        self.name, self.command, self.cwd, self.env = name, list(command), cwd, dict(env)
-        self.port, self.log_path, self.ready_path = port, log_path, ready_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        if self.process is None:
-            raise RuntimeError(f"{self.name} is not running")
-        return self.process.pid
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=self.cwd,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_ready(self) -> None:
-        """Wait until the server answers its readiness request (bounded)."""
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
-            try:
-                if self._ready():
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"{self.name} did not become ready:\n{self.log_tail()}")
-
-    def _ready(self) -> bool:
-        if self.ready_path == "/chatkit":
-            body = {"type": "threads.list", "params": {"limit": 1}}
-            response = httpx.post(f"{self.url}/chatkit", json=body, timeout=5)
-        else:
-            response = httpx.get(f"{self.url}{self.ready_path}", timeout=5)
-        return response.status_code == 200
-
-    def log_tail(self) -> str:
-        if not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        """Stop the process group: SIGTERM, then SIGKILL if it lingers."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        except ProcessLookupError:
-            process.wait()
+def bench_server(
+    name: str,
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    port: int,
+    log_path: Path,
+    ready_check: Callable[[str], bool] = health_answers,
+) -> ServerProcess:
+    """A bench server: the tests' process helper, with a start time-out for a loaded machine."""
+    return ServerProcess(
+        command,
+        cwd=cwd,
+        env=env,
+        port=port,
+        log_path=log_path,
+        name=name,
+        ready_check=ready_check,
+        start_timeout=START_TIMEOUT_S,
+    )

@@ -7,7 +7,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -26,11 +26,17 @@ def free_port() -> int:
         return port
 
 
+def health_answers(url: str) -> bool:
+    """The readiness check of a generated app: ``GET /health`` answers 200."""
+    return httpx.get(f"{url}/health", timeout=2).status_code == 200
+
+
 class ServerProcess:
     """A server command run in its own process group, logged to ``log_path``.
 
-    Used as a context manager it waits for ``GET /health`` to answer 200 on entry and kills the
-    whole process group on exit (``uv run`` starts uvicorn as a child), even when a test fails.
+    ``start()`` (or entering it as a context manager) launches it and waits until
+    ``ready_check(url)`` holds; exiting kills the whole process group (``uv run`` starts uvicorn
+    as a child), even when a test fails. The bench launches several, then waits for each.
     """
 
     def __init__(
@@ -41,19 +47,42 @@ class ServerProcess:
         env: Mapping[str, str],
         port: int,
         log_path: Path,
+        name: str = "the server",
+        ready_check: Callable[[str], bool] = health_answers,
+        start_timeout: float = _START_TIMEOUT_SECONDS,
     ) -> None:
         self.command, self.cwd, self.env, self.port = list(command), cwd, dict(env), port
-        self.log_path = log_path
+        self.log_path, self.name = log_path, name
+        self._ready_check, self._start_timeout = ready_check, start_timeout
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self._process.pid
+
+    def exited(self) -> bool:
+        """It was launched and is no longer running."""
+        return self._process is not None and self._process.poll() is not None
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def start(self) -> None:
+        """Launch it and wait until it is ready; stopped again if it never is."""
+        self.launch()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def launch(self) -> None:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 self.command,
@@ -64,27 +93,23 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        try:
-            self._wait_healthy()
-        except BaseException:
-            self.stop()
-            raise
 
-    def _wait_healthy(self) -> None:
+    def wait_ready(self) -> None:
+        """Wait until the ready check holds, at most the start time-out."""
         assert self._process is not None
-        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+        deadline = time.monotonic() + self._start_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise AssertionError(
-                    f"the server exited with {self._process.returncode}:\n{self.log()}"
+                    f"{self.name} exited with {self._process.returncode}:\n{self.log()}"
                 )
             try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                if self._ready_check(self.url):
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        raise AssertionError(f"the server did not become healthy:\n{self.log()}")
+        raise AssertionError(f"{self.name} did not become ready:\n{self.log()}")
 
     def stop(self) -> None:
         """Terminate the process group; kill it if it does not exit in time."""
