@@ -494,8 +494,8 @@ def app_server(
     if profile is not None:
         env = {**env, "PYTHONPATH": str(REPO)}
     return bench_server(
-        name,
         module_command(project, "uvicorn", args, profile and profile / name),
+        name=name,
         cwd=project,
         env={**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
         port=port,
@@ -531,7 +531,6 @@ def run_bench(
     with ExitStack() as stack:
         fake_port = free_port()
         fake = bench_server(
-            "fake-model",
             [
                 sys.executable,
                 "-m",
@@ -545,6 +544,7 @@ def run_bench(
                 "--tokens",
                 str(config.timing.tokens),
             ],
+            name="fake-model",
             cwd=REPO,
             env=clean_env({"PYTHONPATH": str(REPO)}),
             port=fake_port,
@@ -586,13 +586,13 @@ def run_bench(
         second = app_server("postgres-2", projects["postgres"], pg_env, logs, None)
         quick_port = free_port()
         quickstart = bench_server(
-            BASELINE,
             module_command(
                 projects["sqlite"],
                 "bench.serve_quickstart",
                 ["--port", str(quick_port), "--layout", config.layout.to_json()],
                 profile and profile / BASELINE,
             ),
+            name=BASELINE,
             cwd=projects["sqlite"],
             env=clean_env({**model_env, "PYTHONPATH": str(REPO)}),
             port=quick_port,

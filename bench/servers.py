@@ -11,13 +11,14 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.server_process import ServerProcess, health_answers
+from tests.e2e.server_process import ServerProcess
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "bench_app"
@@ -125,24 +126,5 @@ def chatkit_answers(url: str) -> bool:
     return httpx.post(f"{url}/chatkit", json=body, timeout=5).status_code == 200
 
 
-def bench_server(
-    name: str,
-    command: Sequence[str],
-    *,
-    cwd: Path,
-    env: Mapping[str, str],
-    port: int,
-    log_path: Path,
-    ready_check: Callable[[str], bool] = health_answers,
-) -> ServerProcess:
-    """A bench server: the tests' process helper, with a start time-out for a loaded machine."""
-    return ServerProcess(
-        command,
-        cwd=cwd,
-        env=env,
-        port=port,
-        log_path=log_path,
-        name=name,
-        ready_check=ready_check,
-        start_timeout=START_TIMEOUT_S,
-    )
+bench_server = partial(ServerProcess, start_timeout=START_TIMEOUT_S)
+"""A bench server: the tests' process helper, with a start time-out for a loaded machine."""

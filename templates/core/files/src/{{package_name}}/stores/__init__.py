@@ -23,9 +23,10 @@ def create_store(
 ) -> SqlStore:
     """Return the store for `database_url`; its schema is migrated on first use.
 
-    `pool_size` caps the connections per process and `pool_timeout` (seconds) how long a call
-    waits for one before `StoreUnavailable`; `files` is the file store whose URLs loaded
-    attachments get and whose bytes go with a deleted thread.
+    `pool_size` caps the pooled connections per process (a database with `loop_reads` has one
+    more, for reads on the event loop) and `pool_timeout` (seconds) how long a call waits for
+    one before `StoreUnavailable`; `files` is the file store whose URLs loaded attachments get
+    and whose bytes go with a deleted thread.
     """
     backend = backend_for(database_url)
     if pool_size < 1:

@@ -1,4 +1,4 @@
-"""The ChatKit store on SQLAlchemy Core (async): one implementation for every database.
+"""The ChatKit store on SQLAlchemy Core: one implementation for every database.
 
 It runs the statements of `statements.py`, built once per dialect, binding only values. Calls
 made inside `request_scope()` share one pooled connection and one transaction, committed when
